@@ -1,0 +1,1 @@
+//! The appliance configuration file (wg-quick dialect plus [LAN]/[WAN]).

@@ -1,0 +1,1 @@
+//! The gateway packet path: classify, encapsulate, decapsulate, neighbours, counters.

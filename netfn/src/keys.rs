@@ -1,0 +1,1 @@
+//! WireGuard keys: base64 text form, clamping, public key derivation.

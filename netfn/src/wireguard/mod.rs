@@ -1,0 +1,1 @@
+//! WireGuard protocol engine (Noise_IKpsk2 handshake, sessions, timers, peers).
