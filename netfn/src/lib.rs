@@ -12,4 +12,5 @@ extern crate alloc;
 pub mod config;
 pub mod gateway;
 pub mod keys;
+pub mod prefix;
 pub mod wireguard;
