@@ -11,6 +11,7 @@ extern crate alloc;
 
 pub mod config;
 pub mod gateway;
+pub mod hoststack;
 pub mod keys;
 pub mod prefix;
 pub mod wireguard;
