@@ -10,5 +10,6 @@ extern crate alloc;
 
 pub mod buf;
 pub mod hal;
+pub mod intel;
 pub mod netdev;
 pub mod pci;
