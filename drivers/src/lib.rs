@@ -13,3 +13,4 @@ pub mod hal;
 pub mod intel;
 pub mod netdev;
 pub mod pci;
+pub mod virtio;
