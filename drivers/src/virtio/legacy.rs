@@ -39,10 +39,21 @@ impl<R: Regs> LegacyTransport<R> {
     pub fn new<C: ConfigSpace + ?Sized>(
         cfg: &C,
         bdf: Bdf,
+        map_bar: impl FnMut(u8, Bar) -> Option<R>,
+    ) -> Result<Self, TransportError> {
+        let bar0 = pci::read_bar(cfg, bdf, 0).ok().flatten();
+        Self::with_bar0(cfg, bdf, bar0, map_bar)
+    }
+
+    /// As [`new`](Self::new), with BAR 0 as the kernel already decoded it.
+    pub fn with_bar0<C: ConfigSpace + ?Sized>(
+        cfg: &C,
+        bdf: Bdf,
+        bar0: Option<Bar>,
         mut map_bar: impl FnMut(u8, Bar) -> Option<R>,
     ) -> Result<Self, TransportError> {
-        let bar = match pci::read_bar(cfg, bdf, 0) {
-            Ok(Some(b @ Bar::Io { size, .. })) if size as usize > reg::CONFIG => b,
+        let bar = match bar0 {
+            Some(b @ Bar::Io { size, .. }) if size as usize > reg::CONFIG => b,
             _ => return Err(TransportError::NoIoBar),
         };
         let regs = map_bar(0, bar).ok_or(TransportError::MapFailed(0))?;

@@ -127,6 +127,8 @@ pub enum InitError {
     OutOfDmaMemory,
     /// The device's queue size does not fit memory allocated at first bring-up.
     QueueSizeChanged(u16),
+    /// A legacy device's fixed queue size is larger than the driver supports.
+    QueueTooLarge(u16),
 }
 
 impl From<TransportError> for InitError {

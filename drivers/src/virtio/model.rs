@@ -156,6 +156,11 @@ impl Device {
     }
 
     fn notify(&mut self, q: u32) {
+        assert_ne!(
+            self.status & status::DRIVER_OK,
+            0,
+            "no notifications before DRIVER_OK (3.1.1)"
+        );
         if let Some(n) = self.notifies.get_mut(q as usize) {
             *n += 1;
         }

@@ -29,8 +29,11 @@ use alloc::vec::Vec;
 pub const RX_QUEUE: u16 = 0;
 /// Transmit queue index (5.1.2).
 pub const TX_QUEUE: u16 = 1;
-/// Largest ring the driver asks a modern device for; legacy devices impose theirs.
+/// Largest ring the driver asks a modern device for.
 pub const MAX_QUEUE_SIZE: u16 = 256;
+/// Largest ring accepted from a legacy device, which imposes its size
+/// (QEMU's default is 256; `rx_queue_size` can raise it to 1024).
+pub const LEGACY_MAX_QUEUE_SIZE: u16 = 1024;
 /// `virtio_net_hdr` length with VERSION_1 (includes `num_buffers`, 5.1.6).
 pub const HDR_LEN_V1: usize = 12;
 /// `virtio_net_hdr` length on a legacy device without MRG_RXBUF (5.1.6.1).
@@ -74,7 +77,10 @@ pub struct VirtioNet<T: Transport> {
     features: u64,
     mac: [u8; 6],
     link: bool,
+    /// The device is initialised and the rings are live.
     running: bool,
+    /// `release_all` was called: `maintain` must not bring the device back.
+    stopped: bool,
     stats: NicStats,
 }
 
@@ -87,12 +93,21 @@ impl<T: Transport> VirtioNet<T> {
         pool: &mut PacketPool,
     ) -> Result<VirtioNet<T>, InitError> {
         let features = negotiate(&mut t)?;
+        let cap = match t.kind() {
+            TransportKind::Modern => MAX_QUEUE_SIZE,
+            TransportKind::Legacy => LEGACY_MAX_QUEUE_SIZE,
+        };
         let mut sizes = [0u16; 2];
         for (q, size) in sizes.iter_mut().enumerate() {
-            *size = queue_size(&mut t, q as u16, MAX_QUEUE_SIZE)?;
+            *size = queue_size(&mut t, q as u16, cap).inspect_err(|_| fail(&mut t))?;
         }
-        let rxq = SplitQueue::alloc(dma, sizes[0]).ok_or(InitError::OutOfDmaMemory)?;
-        let txq = SplitQueue::alloc(dma, sizes[1]).ok_or(InitError::OutOfDmaMemory)?;
+        let (Some(rxq), Some(txq)) = (
+            SplitQueue::alloc(dma, sizes[0]),
+            SplitQueue::alloc(dma, sizes[1]),
+        ) else {
+            fail(&mut t);
+            return Err(InitError::OutOfDmaMemory);
+        };
         let mut dev = VirtioNet {
             rx_bufs: (0..sizes[0]).map(|_| None).collect(),
             tx_bufs: (0..sizes[1]).map(|_| None).collect(),
@@ -104,9 +119,14 @@ impl<T: Transport> VirtioNet<T> {
             mac: [0; 6],
             link: false,
             running: false,
+            stopped: false,
             stats: NicStats::default(),
         };
-        dev.start(pool)?;
+        if let Err(e) = dev.start(pool) {
+            dev.teardown(pool);
+            fail(&mut dev.t);
+            return Err(e);
+        }
         Ok(dev)
     }
 
@@ -144,16 +164,28 @@ impl<T: Transport> VirtioNet<T> {
         }
         self.mac = read_mac(&self.t);
         self.running = true;
-        self.refill(pool);
+        // The driver MUST NOT send buffer notifications before DRIVER_OK
+        // (3.1.1), so the ring is filled silently and kicked afterwards.
+        self.refill(pool, false);
         driver_ok(&mut self.t);
+        if self.rxq.device_wants_notify() {
+            self.t.notify(RX_QUEUE);
+        }
         self.link = self.read_link();
         Ok(())
     }
 
     /// Resets the device (so it stops touching memory) and returns every
-    /// buffer the driver holds to `pool`. The driver stays down until
-    /// `maintain` brings it back or it is dropped.
+    /// buffer the driver holds to `pool`: the shutdown path, after which the
+    /// driver stays down (`maintain` does not revive it). Call it before
+    /// dropping the driver, or the buffers it holds are lost to the pool.
     pub fn release_all(&mut self, pool: &mut PacketPool) {
+        self.stopped = true;
+        self.teardown(pool);
+    }
+
+    /// Reset, then every buffer back to the pool and empty rings.
+    fn teardown(&mut self, pool: &mut PacketPool) {
         // A failed reset leaves nothing better to do than reclaim anyway.
         let _ = self.t.reset();
         self.running = false;
@@ -170,10 +202,13 @@ impl<T: Transport> VirtioNet<T> {
     /// Housekeeping that reports what it saw: device failure and recovery,
     /// link changes. [`NetDevice::maintain`] calls this and drops the event.
     pub fn check(&mut self, pool: &mut PacketPool) -> Option<Event> {
+        if self.stopped {
+            return None;
+        }
         let st = self.t.status();
         if !self.running || st & (status::DEVICE_NEEDS_RESET | status::FAILED) != 0 {
-            // 2.1.1: the driver SHOULD reset the device on DEVICE_NEEDS_RESET.
-            self.release_all(pool);
+            // 2.1.2: the driver SHOULD reset the device on DEVICE_NEEDS_RESET.
+            self.teardown(pool);
             self.stats.resets += 1;
             return Some(
                 match negotiate(&mut self.t).and_then(|f| {
@@ -182,14 +217,15 @@ impl<T: Transport> VirtioNet<T> {
                 }) {
                     Ok(()) => Event::Recovered,
                     Err(e) => {
-                        self.running = false;
+                        self.teardown(pool);
+                        fail(&mut self.t);
                         Event::RecoveryFailed(e)
                     }
                 },
             );
         }
         self.reclaim_tx(pool);
-        self.refill(pool);
+        self.refill(pool, true);
         let was = self.link;
         let now = self.link_up();
         match (was, now) {
@@ -208,7 +244,8 @@ impl<T: Transport> VirtioNet<T> {
     }
 
     /// Keeps the rx ring full; counts a failed pool allocation and stops.
-    fn refill(&mut self, pool: &mut PacketPool) {
+    /// `kick`: ring the doorbell if buffers were added and the device wants it.
+    fn refill(&mut self, pool: &mut PacketPool, kick: bool) {
         if !self.running {
             return;
         }
@@ -233,7 +270,7 @@ impl<T: Transport> VirtioNet<T> {
         }
         if added > 0 {
             self.rxq.publish();
-            if self.rxq.device_wants_notify() {
+            if kick && self.rxq.device_wants_notify() {
                 self.t.notify(RX_QUEUE);
             }
         }
@@ -259,6 +296,12 @@ fn negotiate<T: Transport>(t: &mut T) -> Result<u64, InitError> {
     init_device(t, feature::NET_MAC | feature::NET_STATUS, feature::NET_MAC)
 }
 
+/// Tells the device the driver gave up (3.1.1: set FAILED).
+fn fail<T: Transport>(t: &mut T) {
+    let s = t.status();
+    t.set_status(s | status::FAILED);
+}
+
 /// The header length for a transport: with VERSION_1 `num_buffers` is always
 /// present (5.1.6); legacy without MRG_RXBUF omits it.
 fn hdr_len(kind: TransportKind) -> usize {
@@ -277,7 +320,7 @@ fn queue_size<T: Transport>(t: &mut T, q: u16, cap: u16) -> Result<u16, InitErro
     }
     if t.fixed_queue_size() {
         if !max.is_power_of_two() || max > cap {
-            return Err(InitError::QueueSizeChanged(q));
+            return Err(InitError::QueueTooLarge(q));
         }
         return Ok(max);
     }
@@ -358,7 +401,7 @@ impl<T: Transport> NetDevice for VirtioNet<T> {
             }
             n += 1;
         }
-        self.refill(pool);
+        self.refill(pool, true);
         n
     }
 

@@ -469,8 +469,26 @@ fn link_changes_are_reported_and_counted() {
 fn legacy_device_must_get_its_own_queue_size() {
     let mut g = Guest::new(600 * BUF_SIZE);
     let mut pool = g.pool();
-    let (_dev, t) = legacy_net(&g, 512);
-    // 512 is above what the driver sizes its tables for, and legacy cannot shrink it.
+    let (dev, t) = legacy_net(&g, 2048);
+    // 2048 is above what the driver supports, and legacy cannot shrink it.
     let r = VirtioNet::new(t, &mut g.dma, &mut pool);
-    assert_eq!(r.err(), Some(InitError::QueueSizeChanged(0)));
+    assert_eq!(r.err(), Some(InitError::QueueTooLarge(0)));
+    assert_ne!(dev.borrow().status & status::FAILED, 0);
+    // 512 is the device's size and is used as is.
+    let (_dev, t) = legacy_net(&g, 512);
+    let mut net = VirtioNet::new(t, &mut g.dma, &mut pool).unwrap();
+    assert_eq!(net.ring_sizes(), (512, 512));
+    assert_all_back(&mut net, &mut pool);
+}
+
+#[test]
+fn a_released_driver_stays_down() {
+    let (_g, mut pool, dev, mut net) = modern(600);
+    net.release_all(&mut pool);
+    assert_eq!(dev.borrow().status, 0, "device reset so it stops DMA");
+    assert_eq!(net.check(&mut pool), None);
+    assert!(!net.is_running());
+    let mut out = Burst::new();
+    assert_eq!(net.rx_burst(&mut pool, &mut out), 0);
+    assert_eq!(pool.available(), pool.capacity());
 }

@@ -7,7 +7,7 @@
 //! ever posted twice.
 
 use super::queue::SplitQueue;
-use super::{driver_ok, init_device, InitError, Transport};
+use super::{driver_ok, init_device, status, InitError, Transport};
 use crate::hal::{DmaAlloc, DmaRegion};
 
 /// The only queue of an entropy device (5.4.2).
@@ -34,6 +34,7 @@ pub struct VirtioRng<T: Transport> {
     /// Descriptor id and length of the request the device still holds.
     pending: Option<(u16, usize)>,
     polls: u32,
+    resets: u64,
 }
 
 impl<T: Transport> VirtioRng<T> {
@@ -49,22 +50,45 @@ impl<T: Transport> VirtioRng<T> {
         } else {
             max.min(RING)
         };
-        let mut q = SplitQueue::alloc(dma, size).ok_or(InitError::OutOfDmaMemory)?;
-        let size = q.size();
-        q.reset(size);
-        let (d, a, u) = q.addresses();
-        t.activate_queue(REQUEST_QUEUE, size, d, a, u)?;
+        let q = SplitQueue::alloc(dma, size).ok_or(InitError::OutOfDmaMemory)?;
         let buf = dma
             .alloc_dma(REQUEST_LEN, 64)
             .ok_or(InitError::OutOfDmaMemory)?;
-        driver_ok(&mut t);
-        Ok(VirtioRng {
+        let mut rng = VirtioRng {
             t,
             q,
             buf,
             pending: None,
             polls: DEFAULT_POLLS,
-        })
+            resets: 0,
+        };
+        rng.start()?;
+        Ok(rng)
+    }
+
+    /// Step 7 and 8 of 3.1.1 on the existing ring: set up the queue, DRIVER_OK.
+    fn start(&mut self) -> Result<(), InitError> {
+        let size = self.q.capacity();
+        if self.t.queue_max_size(REQUEST_QUEUE) < size || !self.q.reset(size) {
+            return Err(InitError::QueueSizeChanged(REQUEST_QUEUE));
+        }
+        let (d, a, u) = self.q.addresses();
+        self.t.activate_queue(REQUEST_QUEUE, size, d, a, u)?;
+        self.pending = None;
+        driver_ok(&mut self.t);
+        Ok(())
+    }
+
+    /// Re-initialises a device that reported DEVICE_NEEDS_RESET.
+    fn recover(&mut self) -> Result<(), InitError> {
+        self.resets += 1;
+        init_device(&mut self.t, 0, 0)?;
+        self.start()
+    }
+
+    /// Times the device was re-initialised after reporting a failure.
+    pub fn resets(&self) -> u64 {
+        self.resets
     }
 
     /// Changes how many used-ring polls one `fill` may spend.
@@ -82,6 +106,11 @@ impl<T: Transport> VirtioRng<T> {
 impl<T: Transport> EntropySource for VirtioRng<T> {
     fn fill(&mut self, out: &mut [u8]) -> usize {
         if out.is_empty() {
+            return 0;
+        }
+        if self.t.status() & (status::DEVICE_NEEDS_RESET | status::FAILED) != 0
+            && self.recover().is_err()
+        {
             return 0;
         }
         if self.pending.is_none() {
@@ -154,5 +183,23 @@ mod tests {
         dev.borrow_mut().serve_rng();
         assert_eq!(rng.fill(&mut out), 16);
         assert_eq!(out[1], 1 ^ 0xa5);
+    }
+
+    #[test]
+    fn a_device_needing_reset_is_reinitialised_on_the_next_fill() {
+        let mut g = Guest::new(0x10_0000);
+        let (dev, t) = modern_rng(&g);
+        let mut rng = VirtioRng::new(t, &mut g.dma).unwrap();
+        rng.set_poll_limit(1000);
+        dev.borrow_mut().rng_silent = true;
+        let mut out = [0u8; 8];
+        assert_eq!(rng.fill(&mut out), 0);
+        // The device gives up on the outstanding request and asks for a reset.
+        dev.borrow_mut().status |= status::DEVICE_NEEDS_RESET;
+        dev.borrow_mut().rng_silent = false;
+        assert_eq!(rng.fill(&mut out), 8);
+        assert_eq!(rng.resets(), 1);
+        assert_eq!(out[7], 7 ^ 0xa5);
+        assert_eq!(dev.borrow().status & status::DEVICE_NEEDS_RESET, 0);
     }
 }

@@ -183,6 +183,17 @@ impl<R: Regs> ModernTransport<R> {
     pub fn new<C: ConfigSpace + ?Sized>(
         cfg: &C,
         bdf: Bdf,
+        map_bar: impl FnMut(u8, Bar) -> Option<R>,
+    ) -> Result<Self, TransportError> {
+        Self::with_bars(cfg, bdf, &pci::read_bars(cfg, bdf), map_bar)
+    }
+
+    /// As [`new`](Self::new), with BARs the kernel already decoded at
+    /// enumeration (size probing is only safe before the device is in use).
+    pub fn with_bars<C: ConfigSpace + ?Sized>(
+        cfg: &C,
+        bdf: Bdf,
+        bars: &[Option<Bar>; 6],
         mut map_bar: impl FnMut(u8, Bar) -> Option<R>,
     ) -> Result<Self, TransportError> {
         // The driver SHOULD use the first instance of each type it can support (4.1.4).
@@ -197,7 +208,6 @@ impl<R: Regs> ModernTransport<R> {
         if common.length < common::LEN {
             return Err(TransportError::CapOutsideBar(common.bar));
         }
-        let bars = pci::read_bars(cfg, bdf);
         let mut window = |c: VirtioCap| -> Result<Window<R>, TransportError> {
             let bar = bars[c.bar as usize].ok_or(TransportError::BadBar(c.bar))?;
             let Bar::Memory { size, .. } = bar else {
