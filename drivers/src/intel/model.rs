@@ -67,6 +67,7 @@ struct Inner {
     pending: Vec<u8>,
     sent: Vec<Sent>,
     resets: u32,
+    quiet_resets: u32,
     rx_wraps: u32,
     tx_wraps: u32,
     mem_virt: *mut u8,
@@ -97,6 +98,7 @@ impl DeviceModel {
             pending: Vec::new(),
             sent: Vec::new(),
             resets: 0,
+            quiet_resets: 0,
             rx_wraps: 0,
             tx_wraps: 0,
             mem_virt: virt,
@@ -161,6 +163,10 @@ impl DeviceModel {
     pub fn resets(&self) -> u32 {
         self.0.borrow().resets
     }
+    /// Driver-requested resets issued with PCIe mastering already disabled (82574 only).
+    pub fn quiet_resets(&self) -> u32 {
+        self.0.borrow().quiet_resets
+    }
     /// Times RDH and TDH wrapped from the last descriptor to the first.
     pub fn wraps(&self) -> (u32, u32) {
         let s = self.0.borrow();
@@ -209,20 +215,20 @@ impl Inner {
             off + len <= self.mem_len,
             "DMA beyond shared memory: {phys:#x}+{len}"
         );
-        // Safety (test model): off + len is inside the shared block.
+        // Safety: (test model) off + len is inside the shared block.
         unsafe { self.mem_virt.add(off) }
     }
 
     fn read_mem(&self, phys: u64, out: &mut [u8]) {
         let p = self.host(phys, out.len());
-        // Safety (test model): `host` checked the range; the driver does not
+        // Safety: (test model) `host` checked the range; the driver does not
         // touch bytes it has handed to the device.
         unsafe { core::ptr::copy_nonoverlapping(p, out.as_mut_ptr(), out.len()) }
     }
 
     fn write_mem(&self, phys: u64, data: &[u8]) {
         let p = self.host(phys, data.len());
-        // Safety (test model): as in `read_mem`.
+        // Safety: (test model) as in `read_mem`.
         unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) }
     }
 
@@ -385,7 +391,15 @@ impl Inner {
             }
             regs::STATUS => {
                 let lu = if self.link_up() { regs::status::LU } else { 0 };
-                regs::status::FD | lu
+                // 82574: master requests flow until CTRL.GIO_MASTER_DISABLE.
+                let gio = self.chip == Model::I82574L
+                    && self.r(regs::CTRL) & regs::ctrl::GIO_MASTER_DISABLE == 0;
+                let gio = if gio {
+                    regs::status::GIO_MASTER_ENABLE
+                } else {
+                    0
+                };
+                regs::status::FD | lu | gio
             }
             regs::ICR => core::mem::take(&mut self.regs[regs::ICR / 4]),
             0x4000..=0x40FF => {
@@ -406,6 +420,9 @@ impl Inner {
         }
         match off {
             regs::CTRL if v & regs::ctrl::RST != 0 => {
+                if self.r(regs::CTRL) & regs::ctrl::GIO_MASTER_DISABLE != 0 {
+                    self.quiet_resets += 1;
+                }
                 self.reset();
                 self.regs[0] = regs::ctrl::RST;
                 self.rst_reads = RESET_READS;

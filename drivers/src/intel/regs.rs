@@ -60,8 +60,6 @@ pub const TDT: usize = 0x3818;
 pub const TIDV: usize = 0x3820;
 /// Transmit Descriptor Control (SDM 13.4.42, 0x3828; 82574: bit 22 must be set).
 pub const TXDCTL: usize = 0x3828;
-/// 3GIO (PCIe) Control, 82574 only (82574 datasheet, GCR 0x5B00).
-pub const GCR: usize = 0x5B00;
 /// Multicast Table Array, 128 dwords (SDM 13.4.46, 0x5200-0x53FC).
 pub const MTA: usize = 0x5200;
 /// Number of dwords in the MTA.
@@ -75,6 +73,8 @@ pub const RAH0: usize = 0x5404;
 pub mod ctrl {
     /// Full duplex.
     pub const FD: u32 = 1 << 0;
+    /// 82574 only: stop issuing PCIe master requests (82574 datasheet, CTRL bit 2).
+    pub const GIO_MASTER_DISABLE: u32 = 1 << 2;
     /// Link reset (82540/82545: cleared for auto-negotiation).
     pub const LRST: u32 = 1 << 3;
     /// Auto-speed detection enable.
@@ -101,6 +101,8 @@ pub mod status {
     pub const FD: u32 = 1 << 0;
     /// Link up.
     pub const LU: u32 = 1 << 1;
+    /// 82574 only: PCIe master requests still pending (82574 datasheet, STATUS bit 19).
+    pub const GIO_MASTER_ENABLE: u32 = 1 << 19;
 }
 
 /// EERD start bit, same on all three chips (SDM 13.4.4).
@@ -167,9 +169,6 @@ pub mod txdctl {
     /// Reserved bit the 82574 datasheet says must be written as 1.
     pub const BIT22: u32 = 1 << 22;
 }
-
-/// GCR bit 22: must be set on the 82574 (82574 datasheet, GCR).
-pub const GCR_BIT22: u32 = 1 << 22;
 
 /// RAH0 "address valid" bit (SDM 13.4.48).
 pub const RAH_AV: u32 = 1 << 31;
