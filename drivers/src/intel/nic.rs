@@ -157,13 +157,26 @@ impl<R: Regs, D: Delay> IntelNic<R, D> {
         self.rx_bufs.iter().flatten().count() + self.tx_bufs.iter().flatten().count()
     }
 
+    /// True while the rings are live (not failed, not shut down).
+    pub fn is_running(&self) -> bool {
+        self.state == State::Running
+    }
+
     /// Stops the port: disables rx and tx, resets the chip so it no longer
     /// touches memory, and returns every buffer the driver holds to `pool`.
-    /// The instance is inert afterwards (bursts move nothing).
+    /// The instance is inert afterwards (bursts move nothing, `maintain`
+    /// does not revive it). Call it before dropping the driver, or the
+    /// buffers it holds are lost to the pool.
     pub fn shutdown(&mut self, pool: &mut PacketPool) {
         self.quiesce();
-        self.release_all(pool);
+        self.release_buffers(pool);
         self.state = State::Stopped;
+    }
+
+    /// Same as [`shutdown`](Self::shutdown), under the name the virtio-net
+    /// driver uses, so the poll loop can treat every port alike.
+    pub fn release_all(&mut self, pool: &mut PacketPool) {
+        self.shutdown(pool);
     }
 
     // ---- data path helpers ----

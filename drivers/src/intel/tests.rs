@@ -594,3 +594,40 @@ fn a_chip_that_lost_its_configuration_is_reprogrammed() {
         finish(nic, pool);
     }
 }
+
+#[test]
+fn a_failed_re_initialisation_is_retried_by_maintain() {
+    for chip in CHIPS {
+        let mut r = rig(chip, 600);
+        let (mut nic, dev, pool) = up(&mut r);
+        dev.spontaneous_reset();
+        dev.set_faults(Faults {
+            reset_stuck: true,
+            ..Faults::default()
+        });
+        nic.maintain(pool);
+        assert!(!nic.is_running());
+        assert_eq!(nic.stats().resets, 1);
+        let mut out = Burst::new();
+        assert_eq!(nic.rx_burst(pool, &mut out), 0);
+        let mut b = tx_burst_of(pool, 0..2, 60);
+        assert_eq!(
+            nic.tx_burst(pool, &mut b),
+            0,
+            "nothing queued on a failed port"
+        );
+        b.free_all(pool);
+        // The chip comes back; the next maintain re-programs it.
+        dev.set_faults(Faults::default());
+        nic.maintain(pool);
+        assert!(nic.is_running());
+        assert_eq!(nic.stats().resets, 2);
+        assert!(dev.inject(&ARP_REQUEST, 0));
+        assert_eq!(drain_rx(&mut nic, pool), [ARP_REQUEST.to_vec()]);
+        // release_all is shutdown by another name: the port stays down.
+        nic.release_all(pool);
+        nic.maintain(pool);
+        assert!(!nic.is_running());
+        finish(nic, pool);
+    }
+}

@@ -196,7 +196,7 @@ impl<R: Regs, D: Delay> IntelNic<R, D> {
     }
 
     /// Returns every buffer held in either ring to `pool` and empties the rings.
-    pub(super) fn release_all(&mut self, pool: &mut PacketPool) {
+    pub(super) fn release_buffers(&mut self, pool: &mut PacketPool) {
         for b in self.rx_bufs.iter_mut().chain(self.tx_bufs.iter_mut()) {
             if let Some(b) = b.take() {
                 pool.free(b);
