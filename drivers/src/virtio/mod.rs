@@ -47,6 +47,9 @@ pub mod feature {
     pub const NET_MAC: u64 = 1 << 5;
     /// virtio-net: the config space has a link status field.
     pub const NET_STATUS: u64 = 1 << 16;
+    /// Legacy: the device accepts any descriptor layout, so the virtio-net
+    /// header may share a descriptor with the frame (2.6.4.1; implied by VERSION_1).
+    pub const ANY_LAYOUT: u64 = 1 << 27;
     /// The device complies with virtio 1.x (modern interface, little-endian).
     pub const VERSION_1: u64 = 1 << 32;
 }

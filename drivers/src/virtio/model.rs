@@ -283,6 +283,11 @@ impl Device {
         }
     }
 
+    /// True when the driver must put the header in its own descriptor.
+    fn header_apart(&self) -> bool {
+        self.legacy && self.driver_features & super::feature::ANY_LAYOUT == 0
+    }
+
     /// The virtio_net_hdr length the driver should be using.
     pub fn net_hdr_len(&self) -> usize {
         if self.legacy {
@@ -296,6 +301,7 @@ impl Device {
     /// the header is all zeroes and stripping it, and completes them.
     pub fn take_tx(&mut self) -> Vec<Vec<u8>> {
         let hdr = self.net_hdr_len();
+        let apart = self.header_apart();
         let mut frames = Vec::new();
         let mem = self.mem.clone();
         let q = &mut self.queues[1];
@@ -303,8 +309,9 @@ impl Device {
         while let Some(chain) = q.pop_descriptor_chain(&mem) {
             let head = chain.head_index();
             let mut bytes = Vec::new();
-            for d in chain {
+            for (i, d) in chain.enumerate() {
                 assert!(!d.is_write_only(), "tx descriptors are device-readable");
+                assert!(!apart || i > 0 || d.len() as usize == hdr, "header apart");
                 let mut b = vec![0u8; d.len() as usize];
                 mem.read_slice(&mut b, d.addr()).unwrap();
                 bytes.extend_from_slice(&b);
@@ -333,24 +340,31 @@ impl Device {
     pub fn inject_rx_len(&mut self, frame: &[u8], reported: Option<u32>) -> bool {
         let hdr = self.net_hdr_len();
         let legacy = self.legacy;
+        let apart = self.header_apart();
         let mem = self.mem.clone();
         let q = &mut self.queues[0];
-        let Some(mut chain) = q.pop_descriptor_chain(&mem) else {
+        let Some(chain) = q.pop_descriptor_chain(&mem) else {
             return false;
         };
         let head = chain.head_index();
-        let d = chain.next().unwrap();
-        assert!(d.is_write_only(), "rx descriptors are device-writable");
-        assert!(chain.next().is_none(), "one descriptor per rx buffer");
         let mut bytes = vec![0u8; hdr];
         if !legacy {
             // num_buffers = 1 (5.1.6.4).
             bytes[10] = 1;
         }
         bytes.extend_from_slice(frame);
-        let fit = bytes.len().min(d.len() as usize);
-        mem.write_slice(&bytes[..fit], d.addr()).unwrap();
-        q.add_used(&mem, head, reported.unwrap_or(fit as u32))
+        let mut done = 0;
+        let mut n = 0;
+        for d in chain {
+            assert!(d.is_write_only(), "rx descriptors are device-writable");
+            assert!(!apart || n > 0 || d.len() as usize == hdr, "header apart");
+            let fit = (bytes.len() - done).min(d.len() as usize);
+            mem.write_slice(&bytes[done..done + fit], d.addr()).unwrap();
+            done += fit;
+            n += 1;
+        }
+        assert_eq!(n, if apart { 2 } else { 1 }, "descriptors per rx buffer");
+        q.add_used(&mem, head, reported.unwrap_or(done as u32))
             .unwrap();
         true
     }
@@ -471,9 +485,17 @@ pub fn modern_net(g: &Guest) -> (Rc<RefCell<Device>>, ModernTransport<ModelRegs>
     (dev, t)
 }
 
-/// A legacy virtio-net model with `size`-entry queues and its transport.
-pub fn legacy_net(g: &Guest, size: u16) -> (Rc<RefCell<Device>>, LegacyTransport<ModelRegs>) {
-    let offered = super::feature::NET_MAC | super::feature::NET_STATUS | NET_EXTRA;
+/// A legacy virtio-net model with `size`-entry queues and its transport;
+/// `any_layout`: offer VIRTIO_F_ANY_LAYOUT as QEMU does.
+pub fn legacy_net(
+    g: &Guest,
+    size: u16,
+    any_layout: bool,
+) -> (Rc<RefCell<Device>>, LegacyTransport<ModelRegs>) {
+    let mut offered = super::feature::NET_MAC | super::feature::NET_STATUS | NET_EXTRA;
+    if any_layout {
+        offered |= super::feature::ANY_LAYOUT;
+    }
     let mut d = Device::new(&g.mem, true, offered, 2, size);
     d.config[..6].copy_from_slice(&[0x52, 0x54, 0x00, 0xab, 0xcd, 0xef]);
     d.config[6] = 1;

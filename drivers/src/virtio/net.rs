@@ -12,6 +12,11 @@
 //! descriptor covers both. The header is 12 bytes with VERSION_1 and 10 bytes
 //! on a legacy device without MRG_RXBUF (5.1.6, "Legacy Interface").
 //!
+//! A legacy device that does not offer ANY_LAYOUT expects the header in a
+//! descriptor of its own (2.6.4.1, "Legacy Interface: Message Framing"): then
+//! each frame is a two-descriptor chain over the same bytes (header, frame),
+//! still without a copy, at the price of half as many frames per ring.
+//!
 //! The rx ring is kept full from the pool; tx buffers are reclaimed on the
 //! next `tx_burst` or `maintain`. Interrupts are suppressed on both rings and
 //! a burst costs at most one doorbell, skipped when the device says it is
@@ -74,6 +79,8 @@ pub struct VirtioNet<T: Transport> {
     /// Buffer owned by the device behind each tx descriptor id.
     tx_bufs: Vec<Option<PacketBuf>>,
     hdr_len: usize,
+    /// Descriptors per frame: 1, or 2 when the header needs its own.
+    descs: usize,
     features: u64,
     mac: [u8; 6],
     link: bool,
@@ -112,6 +119,7 @@ impl<T: Transport> VirtioNet<T> {
             rx_bufs: (0..sizes[0]).map(|_| None).collect(),
             tx_bufs: (0..sizes[1]).map(|_| None).collect(),
             hdr_len: hdr_len(t.kind()),
+            descs: descs_per_frame(t.kind(), features),
             t,
             rxq,
             txq,
@@ -251,13 +259,19 @@ impl<T: Transport> VirtioNet<T> {
         }
         let mut added = 0;
         let off = HEADROOM - self.hdr_len;
-        while self.rxq.num_free() > 0 {
+        while self.rxq.num_free() >= self.descs {
             let Some(b) = pool.alloc() else {
                 self.stats.rx_no_buffer += 1;
                 break;
             };
             let addr = b.slot_phys() + off as u64;
-            match self.rxq.push(addr, (BUF_SIZE - off) as u32, true) {
+            let whole = [(addr, (BUF_SIZE - off) as u32)];
+            let split = [
+                (addr, self.hdr_len as u32),
+                (addr + self.hdr_len as u64, (BUF_SIZE - HEADROOM) as u32),
+            ];
+            let segs: &[(u64, u32)] = if self.descs == 1 { &whole } else { &split };
+            match self.rxq.push(segs, true) {
                 Some(id) => {
                     self.rx_bufs[id as usize] = Some(b);
                     added += 1;
@@ -293,7 +307,20 @@ impl<T: Transport> VirtioNet<T> {
 
 /// Steps 1 to 6 of 3.1.1 with the features this driver implements.
 fn negotiate<T: Transport>(t: &mut T) -> Result<u64, InitError> {
-    init_device(t, feature::NET_MAC | feature::NET_STATUS, feature::NET_MAC)
+    let mut wanted = feature::NET_MAC | feature::NET_STATUS;
+    if t.kind() == TransportKind::Legacy {
+        wanted |= feature::ANY_LAYOUT;
+    }
+    init_device(t, wanted, feature::NET_MAC)
+}
+
+/// One descriptor per frame unless a legacy device wants the header apart.
+fn descs_per_frame(kind: TransportKind, features: u64) -> usize {
+    if kind == TransportKind::Legacy && features & feature::ANY_LAYOUT == 0 {
+        2
+    } else {
+        1
+    }
 }
 
 /// Tells the device the driver gave up (3.1.1: set FAILED).
@@ -411,9 +438,9 @@ impl<T: Transport> NetDevice for VirtioNet<T> {
             return 0;
         }
         self.reclaim_tx(pool);
-        let take = bufs.len().min(self.txq.num_free());
+        let take = bufs.len().min(self.txq.num_free() / self.descs);
         self.stats.tx_ring_full += (bufs.len() - take) as u64;
-        let hdr = self.hdr_len;
+        let (hdr, descs) = (self.hdr_len, self.descs);
         let (txq, slots, stats) = (&mut self.txq, &mut self.tx_bufs, &mut self.stats);
         let mut queued = 0;
         bufs.drain_front(take, |mut b| {
@@ -425,7 +452,11 @@ impl<T: Transport> NetDevice for VirtioNet<T> {
             }
             // A zero header: no checksum offload, no GSO (5.1.6.2).
             b.data_mut()[..hdr].fill(0);
-            match txq.push(b.data_phys(), b.len() as u32, false) {
+            let addr = b.data_phys();
+            let whole = [(addr, b.len() as u32)];
+            let split = [(addr, hdr as u32), (addr + hdr as u64, frame as u32)];
+            let segs: &[(u64, u32)] = if descs == 1 { &whole } else { &split };
+            match txq.push(segs, false) {
                 Some(id) => {
                     stats.tx_packets += 1;
                     stats.tx_bytes += frame as u64;

@@ -278,14 +278,14 @@ fn rings_wrap_around_over_thousands_of_frames_modern() {
 fn rings_wrap_around_over_thousands_of_frames_legacy() {
     let mut g = Guest::new(300 * BUF_SIZE);
     let mut pool = g.pool();
-    let (dev, t) = legacy_net(&g, 64);
+    let (dev, t) = legacy_net(&g, 64, true);
     let mut net = VirtioNet::new(t, &mut g.dma, &mut pool).unwrap();
     assert_eq!(net.header_len(), 10);
     assert_eq!(net.ring_sizes(), (64, 64));
     assert_eq!(net.mac(), [0x52, 0x54, 0x00, 0xab, 0xcd, 0xef]);
     assert_eq!(
         dev.borrow().driver_features,
-        feature::NET_MAC | feature::NET_STATUS
+        feature::NET_MAC | feature::NET_STATUS | feature::ANY_LAYOUT
     );
     // Legacy has no FEATURES_OK step.
     assert_eq!(&dev.borrow().status_writes[..], &[0, 1, 3, 7]);
@@ -297,7 +297,7 @@ fn rings_wrap_around_over_thousands_of_frames_legacy() {
 fn the_16_bit_ring_indices_wrap_too() {
     let mut g = Guest::new(100 * BUF_SIZE);
     let mut pool = g.pool();
-    let (dev, t) = legacy_net(&g, 16);
+    let (dev, t) = legacy_net(&g, 16, true);
     let mut net = VirtioNet::new(t, &mut g.dma, &mut pool).unwrap();
     wrap_around(&dev, &mut net, &mut pool, 70_000);
     assert_all_back(&mut net, &mut pool);
@@ -469,13 +469,13 @@ fn link_changes_are_reported_and_counted() {
 fn legacy_device_must_get_its_own_queue_size() {
     let mut g = Guest::new(600 * BUF_SIZE);
     let mut pool = g.pool();
-    let (dev, t) = legacy_net(&g, 2048);
+    let (dev, t) = legacy_net(&g, 2048, true);
     // 2048 is above what the driver supports, and legacy cannot shrink it.
     let r = VirtioNet::new(t, &mut g.dma, &mut pool);
     assert_eq!(r.err(), Some(InitError::QueueTooLarge(0)));
     assert_ne!(dev.borrow().status & status::FAILED, 0);
     // 512 is the device's size and is used as is.
-    let (_dev, t) = legacy_net(&g, 512);
+    let (_dev, t) = legacy_net(&g, 512, true);
     let mut net = VirtioNet::new(t, &mut g.dma, &mut pool).unwrap();
     assert_eq!(net.ring_sizes(), (512, 512));
     assert_all_back(&mut net, &mut pool);
@@ -491,4 +491,28 @@ fn a_released_driver_stays_down() {
     let mut out = Burst::new();
     assert_eq!(net.rx_burst(&mut pool, &mut out), 0);
     assert_eq!(pool.available(), pool.capacity());
+}
+
+#[test]
+fn a_legacy_device_without_any_layout_gets_the_header_in_its_own_descriptor() {
+    let mut g = Guest::new(300 * BUF_SIZE);
+    let mut pool = g.pool();
+    let (dev, t) = legacy_net(&g, 64, false);
+    let mut net = VirtioNet::new(t, &mut g.dma, &mut pool).unwrap();
+    assert_eq!(dev.borrow().driver_features & feature::ANY_LAYOUT, 0);
+    // Two descriptors per rx buffer: 32 buffers fill the 64-entry ring.
+    assert_eq!(dev.borrow().rx_posted(), 32);
+    // A full tx ring holds 32 frames.
+    let frames: Vec<Vec<u8>> = (0..33).map(frame).collect();
+    let mut burst = burst_of(&mut pool, &frames[..32]);
+    assert_eq!(net.tx_burst(&mut pool, &mut burst), 32);
+    let mut burst = burst_of(&mut pool, &frames[32..]);
+    assert_eq!(net.tx_burst(&mut pool, &mut burst), 0);
+    burst.free_all(&mut pool);
+    assert_eq!(dev.borrow_mut().take_tx(), frames[..32]);
+    assert_eq!(net.stats().tx_ring_full, 1);
+    // The model checks the framing on every frame of a long run.
+    net.reset_stats();
+    wrap_around(&dev, &mut net, &mut pool, 3000);
+    assert_all_back(&mut net, &mut pool);
 }

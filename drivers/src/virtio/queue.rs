@@ -4,9 +4,11 @@
 //! on the next 4 KiB boundary, the used ring: the layout the legacy interface
 //! dictates (2.7.2), which is also valid for modern devices, so both
 //! transports share it. The queue does not know what its descriptors point
-//! at: drivers keep their own per-descriptor bookkeeping indexed by the id
+//! at: drivers keep their own per-chain bookkeeping indexed by the head id
 //! returned from [`SplitQueue::push`]. Free descriptor ids live on a stack, so
-//! finding one never scans the table.
+//! finding one never scans the table, and the links of each chain are kept
+//! in driver memory too, so releasing a chain never trusts what the device
+//! could have scribbled over in the shared table.
 //!
 //! Ordering (2.7.13, 2.7.14): descriptors and ring entries are written
 //! before a release fence publishes `avail.idx`; a full fence separates that
@@ -25,6 +27,11 @@ pub const VIRTQ_DESC_F_WRITE: u16 = 2;
 pub const VIRTQ_AVAIL_F_NO_INTERRUPT: u16 = 1;
 /// Used ring flag: the device does not want doorbells (2.7.7).
 pub const VIRTQ_USED_F_NO_NOTIFY: u16 = 1;
+
+/// Longest chain [`SplitQueue::push`] builds.
+pub const MAX_CHAIN: usize = 2;
+/// Marks the end of a chain in the shadow links.
+const NO_NEXT: u16 = u16::MAX;
 
 /// Alignment of the used ring in the shared layout (legacy page size).
 const USED_ALIGN: usize = 4096;
@@ -71,6 +78,8 @@ pub struct SplitQueue {
     size: u16,
     layout: Layout,
     free: Vec<u16>,
+    /// `next[id]`: the descriptor chained after `id`, or `NO_NEXT`.
+    next: Vec<u16>,
     avail_idx: u16,
     last_used: u16,
 }
@@ -89,6 +98,7 @@ impl SplitQueue {
             size: capacity,
             layout,
             free: Vec::with_capacity(capacity as usize),
+            next: alloc::vec![NO_NEXT; capacity as usize],
             avail_idx: 0,
             last_used: 0,
         };
@@ -109,6 +119,7 @@ impl SplitQueue {
         self.free.clear();
         // Hand out low ids first; the order carries no meaning.
         self.free.extend((0..size).rev());
+        self.next.fill(NO_NEXT);
         self.avail_idx = 0;
         self.last_used = 0;
         // Poll mode: ask the device not to interrupt (2.7.7).
@@ -134,23 +145,36 @@ impl SplitQueue {
         (p, p + self.layout.avail as u64, p + self.layout.used as u64)
     }
 
-    /// Places a one-descriptor chain for `len` bytes at bus address `addr` in
-    /// the available ring (not yet visible to the device: see [`publish`]).
-    /// Returns its id, or `None` when no descriptor is free.
+    /// Places a chain of up to [`MAX_CHAIN`] buffers, each `(bus address,
+    /// length)`, in the available ring (not yet visible to the device: see
+    /// [`publish`]). Returns the head id, or `None` (changing nothing) when
+    /// not enough descriptors are free.
     ///
     /// [`publish`]: SplitQueue::publish
-    pub fn push(&mut self, addr: u64, len: u32, device_writes: bool) -> Option<u16> {
-        let id = self.free.pop()?;
-        let d = 16 * id as usize;
-        self.write64(d, addr);
-        self.write32(d + 8, len);
+    pub fn push(&mut self, segs: &[(u64, u32)], device_writes: bool) -> Option<u16> {
+        if segs.is_empty() || segs.len() > MAX_CHAIN || self.free.len() < segs.len() {
+            return None;
+        }
+        let mut ids = [0u16; MAX_CHAIN];
+        for id in ids.iter_mut().take(segs.len()) {
+            *id = self.free.pop()?;
+        }
         let flags = if device_writes { VIRTQ_DESC_F_WRITE } else { 0 };
-        self.write16(d + 12, flags);
-        self.write16(d + 14, 0);
+        for (i, &(addr, len)) in segs.iter().enumerate() {
+            let id = ids[i];
+            let last = i + 1 == segs.len();
+            let next = if last { NO_NEXT } else { ids[i + 1] };
+            let d = 16 * id as usize;
+            self.write64(d, addr);
+            self.write32(d + 8, len);
+            self.write16(d + 12, flags | if last { 0 } else { VIRTQ_DESC_F_NEXT });
+            self.write16(d + 14, if last { 0 } else { next });
+            self.next[id as usize] = next;
+        }
         let slot = (self.avail_idx % self.size) as usize;
-        self.write16(self.layout.avail + 4 + 2 * slot, id);
+        self.write16(self.layout.avail + 4 + 2 * slot, ids[0]);
         self.avail_idx = self.avail_idx.wrapping_add(1);
-        Some(id)
+        Some(ids[0])
     }
 
     /// Makes every pushed chain visible to the device by storing `avail.idx`.
@@ -188,11 +212,16 @@ impl SplitQueue {
         })
     }
 
-    /// Returns descriptor `id` to the free stack. The caller guarantees the
-    /// device gave it back and it is not already free.
+    /// Returns the chain headed by `id` to the free stack. The caller
+    /// guarantees the device gave it back and it is not already free.
     pub fn release(&mut self, id: u16) {
-        if id < self.size && self.free.len() < self.size as usize {
+        let mut id = id;
+        for _ in 0..MAX_CHAIN {
+            if id >= self.size || self.free.len() >= self.size as usize {
+                return;
+            }
             self.free.push(id);
+            id = core::mem::replace(&mut self.next[id as usize], NO_NEXT);
         }
     }
 
@@ -257,9 +286,9 @@ mod tests {
         let (desc, avail, used) = q.addresses();
         assert_eq!((avail - desc, used - desc), (64, 4096));
         let ids: Vec<u16> = (0..4)
-            .map(|i| q.push(0x1000 * i, 100, i % 2 == 0).unwrap())
+            .map(|i| q.push(&[(0x1000 * i, 100)], i % 2 == 0).unwrap())
             .collect();
-        assert_eq!(q.push(0, 0, false), None);
+        assert_eq!(q.push(&[(0, 0)], false), None);
         q.publish();
         let base = q.mem.virt.as_ptr();
         // Safety (test): reading the rings we just wrote, inside the region.
@@ -291,5 +320,39 @@ mod tests {
         assert!(q.reset(2));
         assert_eq!(q.num_free(), 2);
         assert!(!q.reset(8));
+    }
+
+    #[test]
+    fn chains_link_their_descriptors_and_release_as_a_whole() {
+        let mut backing = vec![0u64; 2048];
+        let mut region = DmaRegion {
+            virt: NonNull::new(backing.as_mut_ptr().cast()).unwrap(),
+            phys: 0x4000_0000,
+            len: backing.len() * 8,
+        };
+        let mut q = SplitQueue::alloc(&mut region, 4).unwrap();
+        let a = q.push(&[(0x1000, 10), (0x100a, 50)], true).unwrap();
+        let b = q.push(&[(0x2000, 10), (0x200a, 50)], true).unwrap();
+        assert_eq!(q.num_free(), 0);
+        assert_eq!(q.push(&[(0x3000, 1)], true), None);
+        let base = q.mem.virt.as_ptr();
+        // Safety (test): reading the descriptor table inside the region.
+        let rd16 = |off: usize| unsafe { u16::from_le(base.add(off).cast::<u16>().read()) };
+        let second = rd16(16 * a as usize + 14);
+        assert_eq!(
+            rd16(16 * a as usize + 12),
+            VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT
+        );
+        assert_eq!(rd16(16 * second as usize + 12), VIRTQ_DESC_F_WRITE);
+        // Even if the device rewrote the link, release follows the driver's copy.
+        // Safety (test): writing the descriptor table inside the region.
+        unsafe { base.add(16 * a as usize + 14).cast::<u16>().write(b) };
+        q.release(a);
+        assert_eq!(q.num_free(), 2);
+        q.release(b);
+        assert_eq!(q.num_free(), 4);
+        let mut ids: Vec<u16> = (0..4).map(|_| q.push(&[(0, 1)], false).unwrap()).collect();
+        ids.sort();
+        assert_eq!(ids, [0, 1, 2, 3]);
     }
 }

@@ -115,7 +115,7 @@ impl<T: Transport> EntropySource for VirtioRng<T> {
         }
         if self.pending.is_none() {
             let want = out.len().min(REQUEST_LEN);
-            let Some(id) = self.q.push(self.buf.phys, want as u32, true) else {
+            let Some(id) = self.q.push(&[(self.buf.phys, want as u32)], true) else {
                 return 0;
             };
             self.q.publish();
