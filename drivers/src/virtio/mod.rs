@@ -134,6 +134,25 @@ pub enum InitError {
     QueueTooLarge(u16),
 }
 
+impl core::fmt::Display for InitError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            InitError::Transport(e) => write!(f, "transport: {e}"),
+            InitError::NoVersion1 => f.write_str("modern device without VIRTIO_F_VERSION_1"),
+            InitError::MissingFeature(b) => write!(f, "device lacks required features {b:#x}"),
+            InitError::FeaturesRejected => {
+                f.write_str("device refused the features (FEATURES_OK cleared)")
+            }
+            InitError::QueueUnavailable(q) => write!(f, "queue {q} does not exist"),
+            InitError::OutOfDmaMemory => f.write_str("out of DMA memory for rings"),
+            InitError::QueueSizeChanged(q) => write!(f, "queue {q} size changed since bring-up"),
+            InitError::QueueTooLarge(q) => {
+                write!(f, "queue {q} is larger than the driver supports")
+            }
+        }
+    }
+}
+
 impl From<TransportError> for InitError {
     fn from(e: TransportError) -> Self {
         InitError::Transport(e)

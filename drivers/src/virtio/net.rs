@@ -69,6 +69,19 @@ pub enum Event {
     LinkDown,
 }
 
+impl core::fmt::Display for Event {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Event::Recovered => f.write_str("device needed a reset; re-initialised"),
+            Event::RecoveryFailed(e) => {
+                write!(f, "device needed a reset; re-initialisation failed: {e}")
+            }
+            Event::LinkUp => f.write_str("link up"),
+            Event::LinkDown => f.write_str("link down"),
+        }
+    }
+}
+
 /// A virtio-net device driven in poll mode.
 pub struct VirtioNet<T: Transport> {
     t: T,

@@ -438,9 +438,11 @@ fn device_needs_reset_is_recovered_and_every_buffer_returned() {
     // A failed recovery leaves the port down and is retried.
     dev.borrow_mut().status |= status::DEVICE_NEEDS_RESET;
     dev.borrow_mut().refuse_features = true;
+    let ev = net.check(&mut pool);
+    assert_eq!(ev, Some(Event::RecoveryFailed(InitError::FeaturesRejected)));
     assert_eq!(
-        net.check(&mut pool),
-        Some(Event::RecoveryFailed(InitError::FeaturesRejected))
+        ev.unwrap().to_string(),
+        "device needed a reset; re-initialisation failed: device refused the features (FEATURES_OK cleared)"
     );
     assert!(!net.is_running());
     assert_eq!(pool.available(), pool.capacity());

@@ -39,6 +39,30 @@ pub enum TransportError {
     LegacyLayout,
 }
 
+impl core::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            TransportError::NoCommonCfg => f.write_str("no virtio common configuration capability"),
+            TransportError::NoNotifyCfg => f.write_str("no virtio notification capability"),
+            TransportError::NoDeviceCfg => f.write_str("no virtio device configuration capability"),
+            TransportError::BadBar(b) => {
+                write!(f, "capability names BAR {b}, which is not a memory BAR")
+            }
+            TransportError::CapOutsideBar(b) => write!(f, "capability window exceeds BAR {b}"),
+            TransportError::MapFailed(b) => write!(f, "BAR {b} could not be mapped"),
+            TransportError::NoIoBar => f.write_str("legacy device without an I/O BAR 0"),
+            TransportError::ResetTimeout => f.write_str("device did not complete reset"),
+            TransportError::QueueIndex(q) => {
+                write!(f, "queue {q} beyond what the transport tracks")
+            }
+            TransportError::NotifyOutOfRange(q) => {
+                write!(f, "queue {q} doorbell outside the notify window")
+            }
+            TransportError::LegacyLayout => f.write_str("rings not in the legacy layout"),
+        }
+    }
+}
+
 /// How many queues a transport keeps notification offsets for.
 pub const MAX_QUEUES: usize = 4;
 
