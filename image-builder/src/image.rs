@@ -369,3 +369,182 @@ impl Drop for PartialOutput {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grubcfg::SerialPort;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A config in the architecture brief's shape; keys from `wg genkey` /
+    /// `wg pubkey` (wireguard-tools v1.0.20210914).
+    const CONFIG: &str = "\
+[Interface]
+PrivateKey = 8Pg7kjIdnygMSjWpuTQcOt/TsZyxvgl65N1BRyGDwEY=
+ListenPort = 51820
+Address = 10.99.0.1/24
+
+[LAN]
+Address = 192.168.10.1/24
+
+[WAN]
+Address = 198.51.100.1/24
+Gateway = 198.51.100.254
+
+[Peer]
+PublicKey = x5Eak6Z2WPJoaiT82jd3IzuAlrk2Q5XEUKf0rpM8y2Y=
+AllowedIPs = 10.20.0.0/16, 10.99.0.2/32
+";
+    const PRIVATE: &str = "8Pg7kjIdnygMSjWpuTQcOt/TsZyxvgl65N1BRyGDwEY=";
+
+    /// A scratch directory per test, removed at the end.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let p = std::env::temp_dir()
+                .join(format!("ringwall-image-test.{}.{name}", std::process::id()));
+            let _ = fs::remove_dir_all(&p);
+            fs::create_dir_all(&p).unwrap();
+            Scratch(p)
+        }
+        fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+            let p = self.0.join(name);
+            fs::write(&p, bytes).unwrap();
+            p
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Bytes that pass `check_multiboot2`: ELF magic and a Multiboot2
+    /// header (fixed part + end tag) at 0x1000. Not runnable; enough for
+    /// everything up to booting.
+    fn fake_kernel() -> Vec<u8> {
+        let mut f = vec![0u8; 0x2000];
+        f[..4].copy_from_slice(b"\x7fELF");
+        let magic = 0xE852_50D6u32;
+        let sum = 0u32.wrapping_sub(magic).wrapping_sub(24);
+        for (i, w) in [magic, 0, 24, sum, 0, 8].iter().enumerate() {
+            f[0x1000 + 4 * i..0x1004 + 4 * i].copy_from_slice(&w.to_le_bytes());
+        }
+        f
+    }
+
+    fn args(s: &Scratch, config: PathBuf, kernel: Option<PathBuf>) -> BuildArgs {
+        BuildArgs {
+            config,
+            out: s.0.join("ringwall.img"),
+            kernel,
+            serial: SerialPort::default(),
+        }
+    }
+
+    fn leftovers(s: &Scratch) -> Vec<String> {
+        fs::read_dir(&s.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("partial"))
+            .collect()
+    }
+
+    #[test]
+    fn config_errors_refuse_the_build_with_line_numbers() {
+        let s = Scratch::new("badconf");
+        let conf = s.file("gw.conf", CONFIG.replace("51820", "0").as_bytes());
+        let kernel = s.file("k.elf", &fake_kernel());
+        let e = build(&args(&s, conf, Some(kernel)), &mut |_| {}).unwrap_err();
+        let Error::ConfigInvalid { errors, .. } = &e else {
+            panic!("{e}");
+        };
+        assert!(
+            errors.iter().any(|m| m.starts_with("line 3:")),
+            "{errors:?}"
+        );
+        assert!(!s.0.join("ringwall.img").exists());
+        assert!(leftovers(&s).is_empty());
+    }
+
+    #[test]
+    fn unreadable_config_missing_kernel_and_non_kernel_are_named() {
+        let s = Scratch::new("errors");
+        let conf = s.file("gw.conf", CONFIG.as_bytes());
+        let e = build(&args(&s, s.0.join("nope.conf"), None), &mut |_| {}).unwrap_err();
+        assert!(matches!(e, Error::ConfigUnreadable { .. }), "{e}");
+
+        let missing = s.0.join("missing.elf");
+        let e = build(&args(&s, conf.clone(), Some(missing)), &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(e, Error::KernelMissing(_) | Error::MissingHostTools(_)),
+            "{e}"
+        );
+
+        let not_elf = s.file("notes.txt", b"hello");
+        let e = build(&args(&s, conf, Some(not_elf)), &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(e, Error::KernelFormat { .. } | Error::MissingHostTools(_)),
+            "{e}"
+        );
+        assert!(leftovers(&s).is_empty());
+    }
+
+    #[test]
+    fn unwritable_output_is_reported_before_any_work() {
+        let s = Scratch::new("unwritable");
+        let conf = s.file("gw.conf", CONFIG.as_bytes());
+        let mut a = args(&s, conf, Some(s.0.join("missing.elf")));
+        a.out = s.0.join("no/such/dir/ringwall.img");
+        let e = build(&a, &mut |_| {}).unwrap_err();
+        assert!(matches!(e, Error::OutputUnwritable { .. }), "{e}");
+        a.out = s.0.clone();
+        let e = build(&a, &mut |_| {}).unwrap_err();
+        assert!(matches!(e, Error::OutputUnwritable { .. }), "{e}");
+    }
+
+    #[test]
+    fn builds_an_image_that_inspect_reads_back_without_the_private_key() {
+        if !host::missing(host::FOR_BUILD).is_empty() {
+            eprintln!("GRUB/mtools not installed: build not exercised");
+            return;
+        }
+        let s = Scratch::new("full");
+        let conf = s.file("gw.conf", CONFIG.as_bytes());
+        let kernel = s.file("k.elf", &fake_kernel());
+        let built = build(&args(&s, conf, Some(kernel)), &mut |_| {}).unwrap();
+        let img = fs::read(&built.out).unwrap();
+        assert_eq!(img.len() as u64, built.size);
+        assert!(built.size < 2 * 1024 * 1024, "{} bytes", built.size);
+        assert_eq!(built.peers, 1);
+        let mode = fs::metadata(&built.out).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(leftovers(&s).is_empty());
+
+        // The MBR carries GRUB's boot code and the ESP; core.img follows it.
+        assert_eq!(&img[510..512], &[0x55, 0xAA]);
+        let boot = fs::read(Path::new(GRUB_BIOS_DIR).join("boot.img")).unwrap();
+        assert_eq!(&img[..440], &boot[..440]);
+        assert_eq!(img[446 + 4], disk::TYPE_EFI_SYSTEM);
+
+        let report = crate::inspect(&built.out).unwrap();
+        assert!(
+            report.contains("kernel version: unknown (prebuilt kernel)"),
+            "{report}"
+        );
+        assert!(report.contains("PrivateKey = (hidden)"), "{report}");
+        assert!(report.contains("PublicKey = x5Eak6Z2WPJoaiT82jd3IzuAlrk2Q5XEUKf0rpM8y2Y="));
+        assert!(!report.contains(PRIVATE), "{report}");
+
+        // The config goes in byte for byte; the work directory is gone.
+        let part = disk::find_efi_partition(&img[..512], img.len() as u64).unwrap();
+        let baked = tools::mcopy_out(&built.out, part.offset, CONFIG_PATH).unwrap();
+        assert_eq!(baked, CONFIG.as_bytes());
+        let cfg = tools::mcopy_out(&built.out, part.offset, GRUB_CFG_PATH).unwrap();
+        assert!(String::from_utf8_lossy(&cfg).contains("module2 /boot/ringwall.conf"));
+        let efi = tools::mcopy_out(&built.out, part.offset, EFI_LOADER_PATH).unwrap();
+        assert_eq!(&efi[..2], b"MZ");
+    }
+}
