@@ -8,6 +8,7 @@
 //! 3.1.1 through [`init_device`] and then only touch their queues. Everything
 //! is polled: no interrupts are requested, and no MSI-X vector is configured.
 
+pub mod any;
 pub mod legacy;
 pub mod net;
 pub mod queue;
@@ -17,6 +18,7 @@ pub mod transport;
 #[cfg(test)]
 mod model;
 
+pub use any::{open, AnyTransport};
 pub use legacy::LegacyTransport;
 pub use transport::{ModernTransport, Transport, TransportError};
 

@@ -518,3 +518,42 @@ fn a_legacy_device_without_any_layout_gets_the_header_in_its_own_descriptor() {
     wrap_around(&dev, &mut net, &mut pool, 3000);
     assert_all_back(&mut net, &mut pool);
 }
+
+#[test]
+fn one_driver_type_serves_both_transports_through_any_transport() {
+    use super::super::model::{ModelRegs, BDF};
+    use super::super::{open, AnyTransport};
+    let mut g = Guest::new(600 * BUF_SIZE);
+    let mut pool = g.pool();
+    let mut ports: Vec<VirtioNet<AnyTransport<ModelRegs, ModelRegs>>> = Vec::new();
+    let mut devs = Vec::new();
+    for (id, modern, legacy) in [(0x1041, true, false), (0x1000, false, true)] {
+        let cfg = pci_config(id, modern, legacy);
+        let f = probe(&cfg, BDF).unwrap();
+        let dev = if modern {
+            modern_net(&g).0
+        } else {
+            legacy_net(&g, 64, true).0
+        };
+        let t = open(
+            &cfg,
+            &f,
+            |_, _| Some(ModelRegs(dev.clone())),
+            |_, _| Some(ModelRegs(dev.clone())),
+        )
+        .unwrap();
+        ports.push(VirtioNet::new(t, &mut g.dma, &mut pool).unwrap());
+        devs.push(dev);
+    }
+    assert_eq!(ports[0].transport_kind(), TransportKind::Modern);
+    assert_eq!(ports[1].transport_kind(), TransportKind::Legacy);
+    for (net, dev) in ports.iter_mut().zip(&devs) {
+        let mut burst = burst_of(&mut pool, &[ARP_REQUEST.to_vec()]);
+        assert_eq!(net.tx_burst(&mut pool, &mut burst), 1);
+        assert_eq!(dev.borrow_mut().take_tx(), vec![ARP_REQUEST.to_vec()]);
+    }
+    for net in ports.iter_mut() {
+        net.release_all(&mut pool);
+    }
+    assert_eq!(pool.available(), pool.capacity());
+}
