@@ -1,0 +1,346 @@
+//! The receiving side: `decapsulate` (the tunnel → LAN data path) and the
+//! three handshake messages.
+//!
+//! Order of checks, so unauthenticated input never changes state: a
+//! transport message is looked up by receiver index, pre-checked against
+//! the replay window, opened, and only then moves the window, the endpoint
+//! and the timers. A handshake message must carry a valid MAC1; under load
+//! it must also carry a valid MAC2 (else it earns a cookie reply and
+//! nothing else) and fit its source's token bucket. State moves only after
+//! the whole message has been decrypted and accepted.
+
+use super::device::{Decap, Engine};
+use super::handshake::{consume_initiation, consume_response, create_response};
+use super::messages::{
+    classify, CookieReply, Initiation, MessageKind, Response, Transport, RESPONSE_LEN,
+    TRANSPORT_HEADER_LEN, TRANSPORT_MIN_LEN,
+};
+use super::peer::Slot;
+use super::session::Keypair;
+use super::{
+    Aead, Error, PeerId, Rng, Time, INITIATION_MIN_INTERVAL, KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME,
+    REKEY_TIMEOUT,
+};
+use alloc::boxed::Box;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use zeroize::Zeroizing;
+
+/// Source address and true length of a decrypted inner packet.
+#[inline]
+fn inner_source_and_len(p: &[u8]) -> Option<(IpAddr, usize)> {
+    match p.first()? >> 4 {
+        4 if p.len() >= 20 => {
+            let len = u16::from_be_bytes([p[2], p[3]]) as usize;
+            let mut a = [0u8; 4];
+            a.copy_from_slice(&p[12..16]);
+            (20..=p.len())
+                .contains(&len)
+                .then_some((IpAddr::V4(Ipv4Addr::from(a)), len))
+        }
+        6 if p.len() >= 40 => {
+            let len = 40 + u16::from_be_bytes([p[4], p[5]]) as usize;
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&p[8..24]);
+            (len <= p.len()).then_some((IpAddr::V6(Ipv6Addr::from(a)), len))
+        }
+        _ => None,
+    }
+}
+
+impl<R: Rng, A: Aead> Engine<R, A> {
+    /// Processes the datagram at `buf[start..start + len]` received from
+    /// `src`. Transport data is opened in place; handshake replies are
+    /// written into `out` (at least 92 bytes).
+    #[inline]
+    pub fn decapsulate(
+        &mut self,
+        now: Time,
+        src: SocketAddr,
+        buf: &mut [u8],
+        start: usize,
+        len: usize,
+        out: &mut [u8],
+    ) -> Result<Decap, Error> {
+        let end = start.checked_add(len).ok_or(Error::Malformed)?;
+        let msg = buf.get_mut(start..end).ok_or(Error::Malformed)?;
+        match classify(msg)? {
+            MessageKind::Transport => self.receive_transport(now, src, msg, start),
+            MessageKind::Initiation => self.receive_initiation(now, src, msg, out),
+            MessageKind::Response => self.receive_response(now, src, msg, out),
+            MessageKind::CookieReply => self.receive_cookie_reply(now, msg),
+        }
+    }
+
+    #[inline]
+    fn receive_transport(
+        &mut self,
+        now: Time,
+        src: SocketAddr,
+        msg: &mut [u8],
+        start: usize,
+    ) -> Result<Decap, Error> {
+        let t = now.mono_ns;
+        let (idx, counter) = {
+            let h = Transport::new_checked(&*msg)?;
+            (h.receiver(), h.counter())
+        };
+        let id = *self.by_index.get(&idx).ok_or(Error::UnknownReceiver)?;
+        let peer = self
+            .peers
+            .get_mut(id.0 as usize)
+            .and_then(|p| p.as_mut())
+            .ok_or(Error::UnknownReceiver)?;
+        let slot = peer.slot_of(idx).ok_or(Error::UnknownReceiver)?;
+        let kp = peer.keypair_mut(slot).ok_or(Error::UnknownReceiver)?;
+        if !kp.can_receive(t) {
+            return Err(Error::SessionExpired);
+        }
+        let n = kp.open::<A>(counter, msg)?;
+        // Authenticated from here on.
+        let lastminute =
+            kp.initiator && kp.age(t) >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT;
+        let mut new_session = false;
+        if slot == Slot::Next {
+            if let Some(old) = peer.confirm_next() {
+                self.by_index.remove(&old);
+            }
+            peer.timers.handshake_complete();
+            peer.last_handshake = Some((t, now.unix_ns));
+            new_session = true;
+        }
+        if lastminute && slot == Slot::Current && !peer.timers.sent_lastminute {
+            peer.timers.sent_lastminute = true;
+            peer.timers.handshake_wanted = true;
+        }
+        peer.endpoint = Some(src);
+        peer.rx_bytes += msg.len() as u64;
+        peer.timers.auth_received(t, peer.persistent_keepalive);
+        if n == 0 {
+            return Ok(Decap::Keepalive {
+                peer: id,
+                new_session,
+            });
+        }
+        peer.timers.data_received(t);
+        let plain = &msg[TRANSPORT_HEADER_LEN..TRANSPORT_HEADER_LEN + n];
+        let (src_ip, ip_len) = inner_source_and_len(plain).ok_or(Error::BadInnerPacket)?;
+        if self.allowed.lookup(src_ip) != Some(id) {
+            return Err(Error::AllowedIpsMismatch);
+        }
+        Ok(Decap::Data {
+            peer: id,
+            start: start + TRANSPORT_HEADER_LEN,
+            len: ip_len,
+            new_session,
+        })
+    }
+
+    /// MAC checks and load policy shared by both handshake messages.
+    /// `Ok(Some(_))` is a cookie reply to send instead of processing.
+    fn check_handshake_macs(
+        &mut self,
+        now: Time,
+        src: SocketAddr,
+        msg: &[u8],
+        out: &mut [u8],
+    ) -> Result<Option<Decap>, Error> {
+        if !self.checker.mac1_ok(msg) {
+            return Err(Error::BadMac1);
+        }
+        let t = now.mono_ns;
+        if self.load.record(t) {
+            if !self.checker.mac2_ok(t, &mut self.rng, msg, src) {
+                let len = self.checker.make_reply(t, &mut self.rng, msg, src, out)?;
+                return Ok(Some(Decap::CookieReply { endpoint: src, len }));
+            }
+            if !self.limiter.allow(t, src.ip()) {
+                return Err(Error::RateLimited);
+            }
+        }
+        Ok(None)
+    }
+
+    fn receive_initiation(
+        &mut self,
+        now: Time,
+        src: SocketAddr,
+        msg: &[u8],
+        out: &mut [u8],
+    ) -> Result<Decap, Error> {
+        if out.len() < RESPONSE_LEN {
+            return Err(Error::NoRoom);
+        }
+        if let Some(cookie) = self.check_handshake_macs(now, src, msg, out)? {
+            return Ok(cookie);
+        }
+        let t = now.mono_ns;
+        let view = Initiation::new_checked(msg)?;
+        let peers = &self.peers;
+        let by_key = &self.by_key;
+        let consumed = consume_initiation(&self.identity, &view, |pk| {
+            let id = by_key.get(pk)?;
+            let p = peers.get(id.0 as usize)?.as_ref()?;
+            Some(Zeroizing::new(*p.static_static))
+        })?;
+        let id = *self
+            .by_key
+            .get(&consumed.peer_public)
+            .ok_or(Error::UnknownPeer)?;
+        let peer = self
+            .peers
+            .get_mut(id.0 as usize)
+            .and_then(|p| p.as_mut())
+            .ok_or(Error::UnknownPeer)?;
+        if peer
+            .last_timestamp
+            .is_some_and(|last| consumed.timestamp <= last)
+        {
+            return Err(Error::StaleTimestamp);
+        }
+        if peer
+            .last_initiation_consumed
+            .is_some_and(|l| t.saturating_sub(l) < INITIATION_MIN_INTERVAL)
+        {
+            return Err(Error::InitiationFlood);
+        }
+        let mut eph = Zeroizing::new([0u8; 32]);
+        self.rng.fill(&mut eph[..]);
+        let index = Self::new_index(&mut self.rng, &self.by_index);
+        let resp = &mut out[..RESPONSE_LEN];
+        let keys = create_response(
+            &consumed,
+            &peer.psk,
+            *eph,
+            index,
+            &mut Response::new_unchecked(&mut *resp),
+        )?;
+        peer.cookie.add_macs(t, resp);
+        // Accepted: commit.
+        peer.last_timestamp = Some(consumed.timestamp);
+        peer.last_initiation_consumed = Some(t);
+        if let Some(old) = peer.install_responder(Box::new(Keypair::new(&keys, t))) {
+            self.by_index.remove(&old);
+        }
+        self.by_index.insert(index, id);
+        peer.endpoint = Some(src);
+        peer.rx_bytes += msg.len() as u64;
+        peer.tx_bytes += RESPONSE_LEN as u64;
+        let pk = peer.persistent_keepalive;
+        peer.timers.auth_received(t, pk);
+        peer.timers.auth_sent(t, pk);
+        peer.timers.session_derived(t);
+        Ok(Decap::Reply {
+            peer: id,
+            endpoint: src,
+            len: RESPONSE_LEN,
+        })
+    }
+
+    fn receive_response(
+        &mut self,
+        now: Time,
+        src: SocketAddr,
+        msg: &[u8],
+        out: &mut [u8],
+    ) -> Result<Decap, Error> {
+        if out.len() < TRANSPORT_MIN_LEN {
+            return Err(Error::NoRoom);
+        }
+        if let Some(cookie) = self.check_handshake_macs(now, src, msg, out)? {
+            return Ok(cookie);
+        }
+        let t = now.mono_ns;
+        let view = Response::new_checked(msg)?;
+        let idx = view.receiver();
+        let id = *self.by_index.get(&idx).ok_or(Error::UnknownReceiver)?;
+        let peer = self
+            .peers
+            .get_mut(id.0 as usize)
+            .and_then(|p| p.as_mut())
+            .ok_or(Error::UnknownReceiver)?;
+        let state = match &peer.handshake {
+            Some(h) if h.local_index == idx => h,
+            _ => return Err(Error::UnexpectedResponse),
+        };
+        let keys = consume_response(&self.identity, state, &peer.psk, &view)?;
+        // Accepted: the handshake's index now names the new keypair.
+        peer.handshake = None;
+        for old in peer
+            .install_initiator(Box::new(Keypair::new(&keys, t)))
+            .into_iter()
+            .flatten()
+        {
+            self.by_index.remove(&old);
+        }
+        peer.endpoint = Some(src);
+        peer.rx_bytes += msg.len() as u64;
+        peer.last_handshake = Some((t, now.unix_ns));
+        let pk = peer.persistent_keepalive;
+        peer.timers.auth_received(t, pk);
+        peer.timers.handshake_complete();
+        peer.timers.session_derived(t);
+        // Key confirmation for the responder: a keepalive right away.
+        let (len, endpoint) = match Self::seal_keepalive(peer, t, out)? {
+            Some(x) => x,
+            None => return Err(Error::NoEndpoint),
+        };
+        Ok(Decap::HandshakeComplete {
+            peer: id,
+            endpoint,
+            len,
+        })
+    }
+
+    fn receive_cookie_reply(&mut self, now: Time, msg: &[u8]) -> Result<Decap, Error> {
+        let view = CookieReply::new_checked(msg)?;
+        let idx = view.receiver();
+        let id: PeerId = *self.by_index.get(&idx).ok_or(Error::UnknownReceiver)?;
+        let peer = self
+            .peers
+            .get_mut(id.0 as usize)
+            .and_then(|p| p.as_mut())
+            .ok_or(Error::UnknownReceiver)?;
+        // The index must be our pending initiation or a keypair we answered with.
+        let pending = peer
+            .handshake
+            .as_ref()
+            .is_some_and(|h| h.local_index == idx);
+        if !pending && peer.slot_of(idx).is_none() {
+            return Err(Error::UnknownReceiver);
+        }
+        peer.cookie.consume_reply(now.mono_ns, &view)?;
+        Ok(Decap::CookieStored { peer: id })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inner_length_and_source() {
+        // IPv4 header of an 84-byte ICMP echo from 10.0.0.2 (ping -c1),
+        // followed by 12 bytes of padding as a peer would send it.
+        let mut p = [0u8; 96];
+        p[..20].copy_from_slice(&[
+            0x45, 0, 0, 84, 0x12, 0x34, 0x40, 0, 64, 1, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1,
+        ]);
+        assert_eq!(
+            inner_source_and_len(&p),
+            Some(("10.0.0.2".parse().unwrap(), 84))
+        );
+        p[3] = 97; // claims more than is there
+        assert_eq!(inner_source_and_len(&p), None);
+        p[3] = 19; // shorter than its own header
+        assert_eq!(inner_source_and_len(&p), None);
+        let mut v6 = [0u8; 48];
+        v6[0] = 0x60;
+        v6[5] = 8;
+        v6[23] = 2;
+        assert_eq!(
+            inner_source_and_len(&v6),
+            Some(("::2".parse().unwrap(), 48))
+        );
+        assert_eq!(inner_source_and_len(&[0x70; 48]), None);
+    }
+}

@@ -1,0 +1,195 @@
+//! A keypair: the two transport keys of one finished handshake, the send
+//! counter and the receive replay window (paper section 5.4.6).
+//!
+//! Keys stay raw 32-byte arrays (zeroed on drop) so any AEAD back end, and a
+//! later burst back end that seals many packets per call, can take them.
+//! Sealing and opening work in place on the caller's buffer: the transport
+//! header goes into the 16 bytes before the payload, padding and tag after
+//! it, so a packet never moves.
+
+use super::aead::{Aead, TAG_LEN};
+use super::handshake::SessionKeys;
+use super::messages::{Transport, TRANSPORT_HEADER_LEN, TYPE_TRANSPORT};
+use super::replay::{ReplayError, ReplayWindow};
+use super::{Error, REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// One session's keys and counters.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct Keypair {
+    send_key: [u8; 32],
+    recv_key: [u8; 32],
+    /// Our index for this session (the peer's messages carry it).
+    #[zeroize(skip)]
+    pub local_index: u32,
+    /// The peer's index for this session (our messages carry it).
+    #[zeroize(skip)]
+    pub remote_index: u32,
+    #[zeroize(skip)]
+    send_counter: u64,
+    #[zeroize(skip)]
+    replay: ReplayWindow,
+    /// When the handshake finished (monotonic ns).
+    #[zeroize(skip)]
+    pub created: u64,
+    /// True when we sent the initiation of this session.
+    #[zeroize(skip)]
+    pub initiator: bool,
+}
+
+impl Keypair {
+    /// The keypair of a finished handshake.
+    pub fn new(k: &SessionKeys, now: u64) -> Keypair {
+        Keypair {
+            send_key: k.send,
+            recv_key: k.recv,
+            local_index: k.local_index,
+            remote_index: k.remote_index,
+            send_counter: 0,
+            replay: ReplayWindow::default(),
+            created: now,
+            initiator: k.initiator,
+        }
+    }
+
+    /// The raw transport keys (send, receive), for burst back ends.
+    pub fn keys(&self) -> (&[u8; 32], &[u8; 32]) {
+        (&self.send_key, &self.recv_key)
+    }
+
+    /// Messages sent so far (the next counter).
+    pub fn sent(&self) -> u64 {
+        self.send_counter
+    }
+
+    /// Age in ns at `now`.
+    pub fn age(&self, now: u64) -> u64 {
+        now.saturating_sub(self.created)
+    }
+
+    /// May this keypair still send (REJECT_AFTER_TIME, REJECT_AFTER_MESSAGES)?
+    pub fn can_send(&self, now: u64) -> bool {
+        self.age(now) < REJECT_AFTER_TIME && self.send_counter < REJECT_AFTER_MESSAGES
+    }
+
+    /// May this keypair still receive (REJECT_AFTER_TIME)?
+    pub fn can_receive(&self, now: u64) -> bool {
+        self.age(now) < REJECT_AFTER_TIME
+    }
+
+    /// Seals `buf[start..start + padded]` (payload already padded with
+    /// zeros) and writes the header before it and the tag after it. The
+    /// caller checked `start >= 16` and the tailroom. Returns the counter.
+    #[inline]
+    pub fn seal<A: Aead>(
+        &mut self,
+        buf: &mut [u8],
+        start: usize,
+        padded: usize,
+    ) -> Result<u64, Error> {
+        let counter = self.send_counter;
+        if counter >= REJECT_AFTER_MESSAGES {
+            return Err(Error::SessionExpired);
+        }
+        let hdr_at = start
+            .checked_sub(TRANSPORT_HEADER_LEN)
+            .ok_or(Error::NoRoom)?;
+        let end = start + padded;
+        let region = buf.get_mut(hdr_at..end + TAG_LEN).ok_or(Error::NoRoom)?;
+        let (head, rest) = region.split_at_mut(TRANSPORT_HEADER_LEN);
+        let (payload, tag) = rest.split_at_mut(padded);
+        let mut h = Transport::new_unchecked(head);
+        h.set_msg_type(TYPE_TRANSPORT);
+        h.set_receiver(self.remote_index);
+        h.set_counter(counter);
+        let t =
+            A::seal_in_place(&self.send_key, counter, &[], payload).map_err(|_| Error::NoRoom)?;
+        tag.copy_from_slice(&t);
+        self.send_counter = counter + 1;
+        Ok(counter)
+    }
+
+    /// Opens a transport message `msg` (header, ciphertext, tag) in place:
+    /// tag first, then the replay window. Returns the plaintext length
+    /// (starting 16 bytes into `msg`).
+    #[inline]
+    pub fn open<A: Aead>(&mut self, counter: u64, msg: &mut [u8]) -> Result<usize, Error> {
+        self.replay.check(counter).map_err(replay_error)?;
+        let n = msg
+            .len()
+            .checked_sub(TRANSPORT_HEADER_LEN + TAG_LEN)
+            .ok_or(Error::Malformed)?;
+        let (ct, tag) = msg[TRANSPORT_HEADER_LEN..].split_at_mut(n);
+        let mut t = [0u8; TAG_LEN];
+        t.copy_from_slice(tag);
+        A::open_in_place(&self.recv_key, counter, &[], ct, &t).map_err(|_| Error::BadTag)?;
+        self.replay.update(counter).map_err(replay_error)?;
+        Ok(n)
+    }
+}
+
+fn replay_error(e: ReplayError) -> Error {
+    match e {
+        ReplayError::Duplicate => Error::Replay,
+        ReplayError::TooOld => Error::TooOld,
+        ReplayError::Exhausted => Error::SessionExpired,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wireguard::aead::{RingAead, RustCryptoAead};
+
+    fn pair() -> (Keypair, Keypair) {
+        let a = SessionKeys {
+            send: [1; 32],
+            recv: [2; 32],
+            local_index: 10,
+            remote_index: 20,
+            initiator: true,
+        };
+        let b = SessionKeys {
+            send: [2; 32],
+            recv: [1; 32],
+            local_index: 20,
+            remote_index: 10,
+            initiator: false,
+        };
+        (Keypair::new(&a, 0), Keypair::new(&b, 0))
+    }
+
+    #[test]
+    fn seal_open_in_place_with_both_back_ends() {
+        let (mut a, mut b) = pair();
+        let mut buf = [0u8; 128];
+        buf[32..48].copy_from_slice(b"0123456789abcdef");
+        let c = a.seal::<RingAead>(&mut buf, 32, 16).unwrap();
+        assert_eq!(c, 0);
+        assert_eq!(&buf[16..20], &[4, 0, 0, 0]);
+        assert_eq!(&buf[20..24], &20u32.to_le_bytes());
+        let mut copy = buf;
+        let n = b.open::<RustCryptoAead>(0, &mut buf[16..64]).unwrap();
+        assert_eq!(n, 16);
+        assert_eq!(&buf[32..48], b"0123456789abcdef");
+        // Same message again: replay.
+        assert_eq!(b.open::<RingAead>(0, &mut copy[16..64]), Err(Error::Replay));
+    }
+
+    #[test]
+    fn no_room_is_an_error() {
+        let (mut a, _) = pair();
+        let mut buf = [0u8; 40];
+        assert_eq!(a.seal::<RingAead>(&mut buf, 8, 16), Err(Error::NoRoom));
+        assert_eq!(a.seal::<RingAead>(&mut buf, 16, 16), Err(Error::NoRoom));
+        assert_eq!(a.sent(), 0);
+    }
+
+    #[test]
+    fn expiry_by_time() {
+        let (a, _) = pair();
+        assert!(a.can_send(REJECT_AFTER_TIME - 1));
+        assert!(!a.can_send(REJECT_AFTER_TIME));
+        assert!(!a.can_receive(REJECT_AFTER_TIME));
+    }
+}

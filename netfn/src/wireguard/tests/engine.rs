@@ -1,0 +1,791 @@
+//! Ringwall against Ringwall: handshake, data, timers, rekey, cookies, and
+//! every drop reason followed by proof that the session still works.
+
+use super::*;
+use crate::wireguard::messages::{INITIATION_LEN, RESPONSE_LEN};
+use crate::wireguard::{Decap, Encap, Error, PeerId, TickAction, REJECT_AFTER_TIME};
+use core::net::SocketAddr;
+
+pub(crate) struct Net {
+    pub a: Engine<TestRng>,
+    pub b: Engine<TestRng>,
+    /// B as a peer of A.
+    pub pa: PeerId,
+    /// A as a peer of B.
+    pub pb: PeerId,
+    pub ea: SocketAddr,
+    pub eb: SocketAddr,
+}
+
+pub(crate) const A_LAN: [u8; 4] = [10, 1, 0, 5];
+pub(crate) const B_LAN: [u8; 4] = [10, 2, 0, 9];
+
+impl Net {
+    pub fn new(psk: Option<[u8; 32]>) -> Net {
+        let mut a = engine(1);
+        let mut b = engine(2);
+        let pa = a
+            .add_peer(&config_of(
+                &b,
+                &["10.2.0.0/16"],
+                Some("198.51.100.2:51820"),
+                psk,
+            ))
+            .unwrap();
+        let pb = b
+            .add_peer(&config_of(&a, &["10.1.0.0/16"], None, psk))
+            .unwrap();
+        Net {
+            a,
+            b,
+            pa,
+            pb,
+            ea: "192.0.2.1:51820".parse().unwrap(),
+            eb: "198.51.100.2:51820".parse().unwrap(),
+        }
+    }
+
+    /// A sends `pkt`; returns the datagram (None when it had no session,
+    /// in which case the handshake runs to completion first and the packet
+    /// is resubmitted, as the gateway would).
+    pub fn a_seal(&mut self, now: Time, pkt: &[u8]) -> Vec<u8> {
+        let mut buf = in_buffer(pkt);
+        let mut out = [0u8; 256];
+        match self
+            .a
+            .encapsulate(now, &mut buf, HEADROOM, pkt.len(), &mut out)
+            .unwrap()
+        {
+            Encap::Sealed {
+                start,
+                len,
+                endpoint,
+                peer,
+            } => {
+                assert_eq!(endpoint, self.eb);
+                assert_eq!(peer, self.pa);
+                buf[start..start + len].to_vec()
+            }
+            Encap::NoSession { initiation, .. } => {
+                let (n, ep) = initiation.expect("an initiation is due");
+                assert_eq!(ep, self.eb);
+                self.complete_from_a(now, &out[..n]);
+                self.a_seal(now, pkt)
+            }
+        }
+    }
+
+    /// Delivers A's initiation to B and runs the handshake to the end.
+    pub fn complete_from_a(&mut self, now: Time, init: &[u8]) {
+        let mut d = init.to_vec();
+        let mut out = [0u8; 256];
+        let r = self
+            .b
+            .decapsulate(now, self.ea, &mut d, 0, init.len(), &mut out)
+            .unwrap();
+        let Decap::Reply {
+            len,
+            endpoint,
+            peer,
+        } = r
+        else {
+            panic!("{r:?}")
+        };
+        assert_eq!((endpoint, peer, len), (self.ea, self.pb, RESPONSE_LEN));
+        let mut resp = out[..len].to_vec();
+        let r = self
+            .a
+            .decapsulate(now, self.eb, &mut resp, 0, len, &mut out)
+            .unwrap();
+        let Decap::HandshakeComplete { len, peer, .. } = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(peer, self.pa);
+        let mut ka = out[..len].to_vec();
+        let r = self
+            .b
+            .decapsulate(now, self.ea, &mut ka, 0, len, &mut out)
+            .unwrap();
+        assert_eq!(
+            r,
+            Decap::Keepalive {
+                peer: self.pb,
+                new_session: true
+            }
+        );
+    }
+
+    /// B opens a datagram from A; returns the inner packet.
+    pub fn b_open(&mut self, now: Time, dgram: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut buf = vec![0u8; 2048];
+        buf[64..64 + dgram.len()].copy_from_slice(dgram);
+        let mut out = [0u8; 256];
+        match self
+            .b
+            .decapsulate(now, self.ea, &mut buf, 64, dgram.len(), &mut out)?
+        {
+            Decap::Data {
+                start, len, peer, ..
+            } => {
+                assert_eq!(peer, self.pb);
+                Ok(buf[start..start + len].to_vec())
+            }
+            Decap::Keepalive { .. } => Ok(Vec::new()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// B sends `pkt` to A (B must have a session); returns the datagram.
+    pub fn b_seal(&mut self, now: Time, pkt: &[u8]) -> Vec<u8> {
+        let mut buf = in_buffer(pkt);
+        let mut out = [0u8; 256];
+        match self
+            .b
+            .encapsulate(now, &mut buf, HEADROOM, pkt.len(), &mut out)
+            .unwrap()
+        {
+            Encap::Sealed { start, len, .. } => buf[start..start + len].to_vec(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    pub fn a_open(&mut self, now: Time, dgram: &[u8]) -> Result<Decap, Error> {
+        let mut buf = dgram.to_vec();
+        let mut out = [0u8; 256];
+        self.a
+            .decapsulate(now, self.eb, &mut buf, 0, dgram.len(), &mut out)
+    }
+
+    /// A round trip of one packet each way; both must arrive intact.
+    pub fn ping(&mut self, now: Time, seed: u8) {
+        let p = ipv4(A_LAN, B_LAN, 84, seed);
+        let d = self.a_seal(now, &p);
+        assert_eq!(self.b_open(now, &d).unwrap(), p);
+        let q = ipv4(B_LAN, A_LAN, 84, seed);
+        let d = self.b_seal(now, &q);
+        assert!(matches!(self.a_open(now, &d).unwrap(), Decap::Data { .. }));
+    }
+}
+
+#[test]
+fn handshake_and_data_both_ways_with_and_without_psk() {
+    for psk in [None, Some([0x33; 32])] {
+        let mut n = Net::new(psk);
+        let t = at(1, 0);
+        for i in 0..50u8 {
+            n.ping(t, i);
+        }
+        let v6 = ipv6([0xfd; 16], [0xfe; 16], 200, 1);
+        // No IPv6 route on A: refused, counted by name.
+        let mut buf = in_buffer(&v6);
+        assert_eq!(
+            n.a.encapsulate(t, &mut buf, HEADROOM, v6.len(), &mut [0; 256]),
+            Err(Error::NoPeerForDestination)
+        );
+    }
+}
+
+#[test]
+fn byte_counters_match_wg() {
+    // Ten 84-byte pings from A: each is padded to 96, plus 32 bytes of
+    // header and tag = 128 per message (the Linux selftest's numbers).
+    let mut n = Net::new(None);
+    let t = at(1, 0);
+    for i in 0..10 {
+        let p = ipv4(A_LAN, B_LAN, 84, i);
+        let d = n.a_seal(t, &p);
+        assert_eq!(d.len(), 128);
+        n.b_open(t, &d).unwrap();
+    }
+    let a = n.a.peer_status(n.pa).unwrap();
+    let b = n.b.peer_status(n.pb).unwrap();
+    // A sent: initiation 148, keepalive 32, ten data 1280.
+    assert_eq!(a.tx_bytes, 148 + 32 + 1280);
+    // A received: the 92-byte response.
+    assert_eq!(a.rx_bytes, 92);
+    assert_eq!(b.rx_bytes, 148 + 32 + 1280);
+    assert_eq!(b.tx_bytes, 92);
+    assert_eq!(a.latest_handshake_mono, Some(t.mono_ns));
+    assert_eq!(b.endpoint, Some(n.ea));
+}
+
+#[test]
+fn replay_too_old_bitflips_truncation_and_wrong_index_are_dropped() {
+    let mut n = Net::new(None);
+    let t = at(1, 0);
+    n.ping(t, 0);
+    let p = ipv4(A_LAN, B_LAN, 100, 7);
+    let d = n.a_seal(t, &p);
+    assert_eq!(n.b_open(t, &d).unwrap(), p);
+    // Replay.
+    assert_eq!(n.b_open(t, &d), Err(Error::Replay));
+    // Every single bit flip anywhere is refused with its reason.
+    let d2 = n.a_seal(t, &p);
+    for i in 0..d2.len() {
+        let mut m = d2.clone();
+        m[i] ^= 0x01;
+        let e = n.b_open(t, &m).unwrap_err();
+        let expect: &[Error] = match i {
+            0..=3 => &[Error::UnknownType],
+            4..=7 => &[Error::UnknownReceiver],
+            // A counter flipped to one already seen is caught before the tag.
+            8..=15 => &[Error::BadTag, Error::Replay],
+            _ => &[Error::BadTag],
+        };
+        assert!(expect.contains(&e), "byte {i}: {e:?}");
+    }
+    // Truncated (shorter than header + tag, and cut in the ciphertext).
+    assert_eq!(n.b_open(t, &d2[..31]), Err(Error::BadLength));
+    assert_eq!(n.b_open(t, &d2[..d2.len() - 1]), Err(Error::BadTag));
+    assert_eq!(n.b_open(t, &d2[..3]), Err(Error::Malformed));
+    // The untouched message still opens after all that.
+    assert_eq!(n.b_open(t, &d2).unwrap(), p);
+    // Too old: move the window on by more than 8128.
+    let old = n.a_seal(t, &p);
+    let mut last = Vec::new();
+    for _ in 0..8200 {
+        last = n.a_seal(t, &p);
+    }
+    assert_eq!(n.b_open(t, &last).unwrap(), p);
+    assert_eq!(n.b_open(t, &old), Err(Error::TooOld));
+    n.ping(t, 1);
+}
+
+#[test]
+fn wrong_key_and_unknown_peer_get_no_reply() {
+    let mut n = Net::new(None);
+    let t = at(1, 0);
+    // A stranger who knows B's public key but is not B's peer: MAC1 is
+    // right, the static key is unknown: dropped without a reply.
+    let mut x = engine(9);
+    let px = x
+        .add_peer(&config_of(
+            &n.b,
+            &["0.0.0.0/0"],
+            Some("198.51.100.2:51820"),
+            None,
+        ))
+        .unwrap();
+    let mut out = [0u8; 256];
+    let init = x.initiate_handshake(t, px, &mut out).unwrap().unwrap();
+    let mut m = out[..init.0].to_vec();
+    let mut reply = [0u8; 256];
+    let r = n.b.decapsulate(
+        t,
+        "203.0.113.9:4000".parse().unwrap(),
+        &mut m,
+        0,
+        INITIATION_LEN,
+        &mut reply,
+    );
+    assert_eq!(r, Err(Error::UnknownPeer));
+    assert_eq!(reply, [0u8; 256]);
+    // Sent to someone else's public key: MAC1 fails.
+    let mut y = engine(10);
+    let z = engine(11);
+    let pz = y
+        .add_peer(&config_of(&z, &["0.0.0.0/0"], Some("10.9.9.9:1"), None))
+        .unwrap();
+    let n1 = y.initiate_handshake(t, pz, &mut out).unwrap().unwrap().0;
+    let mut m = out[..n1].to_vec();
+    let r = n.b.decapsulate(t, n.ea, &mut m, 0, n1, &mut reply);
+    assert_eq!(r, Err(Error::BadMac1));
+    // Garbage of every type: silence.
+    for (ty, len) in [
+        (1u8, 148usize),
+        (2, 92),
+        (3, 64),
+        (4, 32),
+        (4, 200),
+        (5, 100),
+    ] {
+        let mut g = vec![0xa5u8; len];
+        g[..4].copy_from_slice(&[ty, 0, 0, 0]);
+        assert!(n
+            .b
+            .decapsulate(t, n.ea, &mut g, 0, len, &mut reply)
+            .is_err());
+    }
+    assert_eq!(reply, [0u8; 256]);
+    n.ping(t, 3);
+}
+
+#[test]
+fn stale_timestamp_and_initiation_flood() {
+    let mut n = Net::new(None);
+    let t = at(1, 0);
+    let mut out = [0u8; 256];
+    let (len, _) = n.a.initiate_handshake(t, n.pa, &mut out).unwrap().unwrap();
+    let init = out[..len].to_vec();
+    n.complete_from_a(t, &init);
+    // The same initiation again later: its timestamp is not newer.
+    let mut m = init.clone();
+    let r = n.b.decapsulate(at(2, 0), n.ea, &mut m, 0, len, &mut out);
+    assert_eq!(r, Err(Error::StaleTimestamp));
+    // Two fresh initiations 10 ms apart: the second is refused (20 ms rule).
+    let t1 = at(10, 0);
+    let (l1, _) = n.a.initiate_handshake(t1, n.pa, &mut out).unwrap().unwrap();
+    let mut m1 = out[..l1].to_vec();
+    let t2 = at(16, 0);
+    let (l2, _) = n.a.initiate_handshake(t2, n.pa, &mut out).unwrap().unwrap();
+    let mut m2 = out[..l2].to_vec();
+    let mut reply = [0u8; 256];
+    assert!(matches!(
+        n.b.decapsulate(at(20, 0), n.ea, &mut m1, 0, l1, &mut reply),
+        Ok(Decap::Reply { .. })
+    ));
+    let r =
+        n.b.decapsulate(at(20, 10_000_000), n.ea, &mut m2, 0, l2, &mut reply);
+    assert_eq!(r, Err(Error::InitiationFlood));
+    // The session made before is still in use.
+    n.ping(at(20, 20_000_000), 4);
+}
+
+#[test]
+fn source_outside_allowed_ips_is_dropped_and_counted() {
+    let mut n = Net::new(None);
+    let t = at(1, 0);
+    n.ping(t, 0);
+    // B sends a packet claiming a source that is not in A's allowed IPs for B.
+    let q = ipv4([10, 1, 0, 99], A_LAN, 60, 1);
+    let d = n.b_seal(t, &q);
+    assert_eq!(n.a_open(t, &d), Err(Error::AllowedIpsMismatch));
+    n.ping(t, 1);
+}
+
+#[test]
+fn roaming_endpoint_follows_authenticated_packets_only() {
+    let mut n = Net::new(None);
+    let t = at(1, 0);
+    n.ping(t, 0);
+    let q = ipv4(B_LAN, A_LAN, 60, 1);
+    let d = n.b_seal(t, &q);
+    // A forged copy from elsewhere (bad tag) does not move the endpoint.
+    let mut f = d.clone();
+    f[20] ^= 1;
+    let roam: SocketAddr = "203.0.113.50:40000".parse().unwrap();
+    let mut out = [0u8; 256];
+    assert_eq!(
+        n.a.decapsulate(t, roam, &mut f, 0, d.len(), &mut out),
+        Err(Error::BadTag)
+    );
+    assert_eq!(n.a.peer_status(n.pa).unwrap().endpoint, Some(n.eb));
+    let mut g = d.clone();
+    assert!(n
+        .a
+        .decapsulate(t, roam, &mut g, 0, d.len(), &mut out)
+        .is_ok());
+    assert_eq!(n.a.peer_status(n.pa).unwrap().endpoint, Some(roam));
+    let p = ipv4(A_LAN, B_LAN, 60, 2);
+    let mut buf = in_buffer(&p);
+    let r =
+        n.a.encapsulate(t, &mut buf, HEADROOM, p.len(), &mut out)
+            .unwrap();
+    assert!(matches!(r, Encap::Sealed { endpoint, .. } if endpoint == roam));
+}
+
+#[test]
+fn no_room_is_an_error_not_a_panic() {
+    let mut n = Net::new(None);
+    let t = at(1, 0);
+    n.ping(t, 0);
+    let p = ipv4(A_LAN, B_LAN, 100, 1);
+    let mut out = [0u8; 256];
+    // No headroom.
+    let mut b = p.clone();
+    b.resize(200, 0);
+    assert_eq!(
+        n.a.encapsulate(t, &mut b, 0, 100, &mut out),
+        Err(Error::NoRoom)
+    );
+    // No tailroom for padding and tag.
+    let mut b = vec![0u8; 16 + 100];
+    b[16..].copy_from_slice(&p);
+    assert_eq!(
+        n.a.encapsulate(t, &mut b, 16, 100, &mut out),
+        Err(Error::NoRoom)
+    );
+    // Arguments outside the buffer.
+    assert_eq!(
+        n.a.encapsulate(t, &mut b, 100, 100, &mut out),
+        Err(Error::Malformed)
+    );
+    assert_eq!(
+        n.a.decapsulate(t, n.eb, &mut b, usize::MAX, 2, &mut out),
+        Err(Error::Malformed)
+    );
+    // A reply buffer too small for a response.
+    let (len, _) =
+        n.a.initiate_handshake(at(9, 0), n.pa, &mut out)
+            .unwrap()
+            .unwrap();
+    let mut m = out[..len].to_vec();
+    let mut small = [0u8; 40];
+    assert_eq!(
+        n.b.decapsulate(at(9, 0), n.ea, &mut m, 0, len, &mut small),
+        Err(Error::NoRoom)
+    );
+    n.ping(at(9, 0), 2);
+}
+
+#[test]
+fn keepalive_after_receiving_and_persistent_keepalive() {
+    let mut n = Net::new(None);
+    n.ping(at(1, 0), 0);
+    let mut out = [0u8; 256];
+    // B received data at t=1 and answered; A received B's answer at t=1
+    // and has sent nothing since: at t=11 A's keepalive timer fires.
+    assert_eq!(n.a.tick(at(10, 0), &mut out), None);
+    let r = n.a.tick(at(11, 1), &mut out);
+    let Some(TickAction::Send { len, endpoint, .. }) = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!((len, endpoint), (32, n.eb));
+    assert_eq!(n.b_open(at(11, 1), &out[..32]).unwrap(), Vec::<u8>::new());
+    assert_eq!(n.a.tick(at(12, 0), &mut out), None);
+    // Persistent keepalive every 25 s from the last authenticated packet.
+    n.a.set_persistent_keepalive(n.pa, Some(25)).unwrap();
+    n.ping(at(20, 0), 1);
+    let _ = n.a.tick(at(30, 1), &mut out); // the ordinary keepalive
+    assert_eq!(n.a.tick(at(54, 0), &mut out), None);
+    let r = n.a.tick(at(55, 2), &mut out);
+    assert!(matches!(r, Some(TickAction::Send { len: 32, .. })), "{r:?}");
+}
+
+#[test]
+fn retransmit_with_jitter_then_give_up_and_flush() {
+    let mut n = Net::new(None);
+    let p = ipv4(A_LAN, B_LAN, 60, 0);
+    let mut buf = in_buffer(&p);
+    let mut out = [0u8; 256];
+    let r =
+        n.a.encapsulate(at(0, 0), &mut buf, HEADROOM, p.len(), &mut out)
+            .unwrap();
+    assert!(matches!(
+        r,
+        Encap::NoSession {
+            initiation: Some((148, _)),
+            ..
+        }
+    ));
+    // Within REKEY_TIMEOUT no second initiation.
+    let r =
+        n.a.encapsulate(at(1, 0), &mut buf, HEADROOM, p.len(), &mut out)
+            .unwrap();
+    assert!(matches!(
+        r,
+        Encap::NoSession {
+            initiation: None,
+            ..
+        }
+    ));
+    // Retransmissions every 5 s + jitter (0..333 ms), until 90 s.
+    let mut sends = Vec::new();
+    let mut flushed = None;
+    let mut ms = 0u64;
+    while ms < 100_000 {
+        ms += 10;
+        let now = at(ms / 1000, (ms % 1000) * 1_000_000);
+        while let Some(a) = n.a.tick(now, &mut out) {
+            match a {
+                TickAction::Send { len, .. } => {
+                    assert_eq!(len, INITIATION_LEN);
+                    sends.push(ms);
+                }
+                TickAction::FlushQueue { peer } => {
+                    assert_eq!(peer, n.pa);
+                    flushed = Some(ms);
+                }
+            }
+        }
+    }
+    let mut prev = 0;
+    for s in &sends {
+        let gap = s - prev;
+        // 10 ms tick steps on top of 5 s + 0..333 ms.
+        assert!((5000..=5350).contains(&gap), "gap {gap}");
+        prev = *s;
+    }
+    assert!((16..=18).contains(&sends.len()), "{}", sends.len());
+    let f = flushed.expect("gave up");
+    assert!((90_000..=95_400).contains(&f), "{f}");
+}
+
+#[test]
+fn rekey_after_time_with_traffic_never_interrupted() {
+    let mut n = Net::new(None);
+    let mut out = [0u8; 256];
+    let mut handshakes = 0;
+    // Traffic every 500 ms for 400 s; A is the initiator.
+    for step in 0..800u64 {
+        let now = at(step / 2, (step % 2) * 500_000_000);
+        n.ping(now, step as u8);
+        while let Some(a) = n.a.tick(now, &mut out) {
+            if let TickAction::Send {
+                len: INITIATION_LEN,
+                ..
+            } = a
+            {
+                handshakes += 1;
+                let init = out[..INITIATION_LEN].to_vec();
+                n.complete_from_a(now, &init);
+            }
+        }
+        while let Some(a) = n.b.tick(now, &mut out) {
+            if let TickAction::Send { len, .. } = a {
+                assert_eq!(len, 32, "B only sends keepalives");
+                let _ = n.a_open(now, &out[..len]);
+            }
+        }
+    }
+    // 400 s / 120 s: three rekeys after the first handshake.
+    assert_eq!(handshakes, 3);
+}
+
+#[test]
+fn responder_uses_new_keypair_only_after_confirmation() {
+    let mut n = Net::new(None);
+    let t = at(1, 0);
+    n.ping(t, 0);
+    // A new handshake; B holds the new keypair as "next" and keeps sending
+    // with the old one until A's data arrives on the new one.
+    let mut out = [0u8; 256];
+    let (len, _) =
+        n.a.initiate_handshake(at(7, 0), n.pa, &mut out)
+            .unwrap()
+            .unwrap();
+    let mut m = out[..len].to_vec();
+    let Decap::Reply { len, .. } =
+        n.b.decapsulate(at(7, 0), n.ea, &mut m, 0, len, &mut out)
+            .unwrap()
+    else {
+        panic!()
+    };
+    let resp = out[..len].to_vec();
+    let old = n.b.session_keys(n.pb).map(|(s, _)| *s).unwrap();
+    let q = ipv4(B_LAN, A_LAN, 40, 1);
+    let d = n.b_seal(at(7, 0), &q);
+    assert!(matches!(n.a_open(at(7, 0), &d), Ok(Decap::Data { .. })));
+    assert_eq!(n.b.session_keys(n.pb).map(|(s, _)| *s).unwrap(), old);
+    let mut r = resp.clone();
+    let Ok(Decap::HandshakeComplete { len, .. }) =
+        n.a.decapsulate(at(7, 0), n.eb, &mut r, 0, resp.len(), &mut out)
+    else {
+        panic!()
+    };
+    let ka = out[..len].to_vec();
+    assert_eq!(
+        n.b.decapsulate(at(7, 0), n.ea, &mut ka.clone(), 0, len, &mut out),
+        Ok(Decap::Keepalive {
+            peer: n.pb,
+            new_session: true
+        })
+    );
+    assert_ne!(n.b.session_keys(n.pb).map(|(s, _)| *s).unwrap(), old);
+    n.ping(at(8, 0), 2);
+}
+
+#[test]
+fn rekey_after_messages() {
+    let mut n = Net::new(None);
+    n.a.set_rekey_after_messages(100);
+    let mut out = [0u8; 256];
+    let mut handshakes = 0;
+    // One packet every 100 ms; a rekey is due every 100 messages (10 s,
+    // more than REKEY_TIMEOUT, so the initiation rate limit never bites).
+    for i in 0..350u64 {
+        let now = at(0, i * 100_000_000);
+        let p = ipv4(A_LAN, B_LAN, 64, i as u8);
+        let d = n.a_seal(now, &p);
+        assert_eq!(n.b_open(now, &d).unwrap(), p);
+        while let Some(a) = n.a.tick(now, &mut out) {
+            if let TickAction::Send {
+                len: INITIATION_LEN,
+                ..
+            } = a
+            {
+                handshakes += 1;
+                let init = out[..INITIATION_LEN].to_vec();
+                n.complete_from_a(now, &init);
+            }
+        }
+    }
+    assert_eq!(handshakes, 3);
+}
+
+#[test]
+fn keys_zeroed_after_540_seconds() {
+    let mut n = Net::new(None);
+    n.ping(at(1, 0), 0);
+    let mut out = [0u8; 256];
+    while n.a.tick(at(100, 0), &mut out).is_some() {}
+    assert!(n.a.session_keys(n.pa).is_some());
+    while n.a.tick(at(541, 0), &mut out).is_some() {}
+    assert!(n.a.session_keys(n.pa).is_none());
+    assert!(!n.a.has_session(n.pa, 541 * NANOS_PER_SEC));
+    // And a fresh handshake works.
+    n.ping(at(600, 0), 1);
+}
+
+#[test]
+fn sessions_expire_after_reject_after_time() {
+    let mut n = Net::new(None);
+    n.ping(at(1, 0), 0);
+    let q = ipv4(B_LAN, A_LAN, 40, 1);
+    let d = n.b_seal(at(2, 0), &q);
+    let late = at(1 + REJECT_AFTER_TIME / NANOS_PER_SEC, 1);
+    assert_eq!(n.a_open(late, &d), Err(Error::SessionExpired));
+    assert!(!n.a.has_session(n.pa, late.mono_ns));
+}
+
+#[test]
+fn cookie_under_load_both_ways() {
+    let mut n = Net::new(None);
+    n.b.force_under_load(true);
+    let t = at(1, 0);
+    let mut out = [0u8; 256];
+    let (len, _) = n.a.initiate_handshake(t, n.pa, &mut out).unwrap().unwrap();
+    let mut m = out[..len].to_vec();
+    let r = n.b.decapsulate(t, n.ea, &mut m, 0, len, &mut out).unwrap();
+    let Decap::CookieReply { len, endpoint } = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!((len, endpoint), (64, n.ea));
+    let mut c = out[..64].to_vec();
+    assert_eq!(
+        n.a_open(t, &c.clone()),
+        Ok(Decap::CookieStored { peer: n.pa })
+    );
+    // The same reply twice: refused.
+    assert_eq!(
+        n.a.decapsulate(t, n.eb, &mut c, 0, 64, &mut out),
+        Err(Error::UnexpectedCookie)
+    );
+    // The retransmission (after REKEY_TIMEOUT) carries MAC2 and is accepted.
+    let t2 = at(7, 0);
+    let r = n.a.tick(t2, &mut out);
+    assert!(
+        matches!(
+            r,
+            Some(TickAction::Send {
+                len: INITIATION_LEN,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    let init = out[..INITIATION_LEN].to_vec();
+    n.complete_from_a(t2, &init);
+    n.ping(t2, 1);
+    // From a different source address the same MAC2 is wrong: cookie again.
+    let (len, _) =
+        n.a.initiate_handshake(at(20, 0), n.pa, &mut out)
+            .unwrap()
+            .unwrap();
+    let mut m = out[..len].to_vec();
+    let r = n.b.decapsulate(
+        at(20, 0),
+        "192.0.2.1:9999".parse().unwrap(),
+        &mut m,
+        0,
+        len,
+        &mut out,
+    );
+    assert!(matches!(r, Ok(Decap::CookieReply { .. })));
+    // The other way: A under load answers B's response with a cookie.
+    let mut n = Net::new(None);
+    n.a.force_under_load(true);
+    let t = at(1, 0);
+    let (len, _) = n.a.initiate_handshake(t, n.pa, &mut out).unwrap().unwrap();
+    let mut m = out[..len].to_vec();
+    let Decap::Reply { len, .. } = n.b.decapsulate(t, n.ea, &mut m, 0, len, &mut out).unwrap()
+    else {
+        panic!()
+    };
+    let mut resp = out[..len].to_vec();
+    let r =
+        n.a.decapsulate(t, n.eb, &mut resp, 0, len, &mut out)
+            .unwrap();
+    let Decap::CookieReply { len, .. } = r else {
+        panic!("{r:?}")
+    };
+    let mut c = out[..len].to_vec();
+    let mut out2 = [0u8; 256];
+    assert_eq!(
+        n.b.decapsulate(t, n.ea, &mut c, 0, len, &mut out2),
+        Ok(Decap::CookieStored { peer: n.pb })
+    );
+}
+
+#[test]
+fn private_key_change_then_immediate_handshake() {
+    let mut n = Net::new(None);
+    n.ping(at(1, 0), 0);
+    n.a.set_private_key([77; 32]);
+    assert!(!n.a.has_session(n.pa, at(1, 0).mono_ns));
+    // B learns A's new key (config change on B's side).
+    n.b.remove_peer(n.pb).unwrap();
+    n.pb =
+        n.b.add_peer(&config_of(&n.a, &["10.1.0.0/16"], None, None))
+            .unwrap();
+    n.ping(at(2, 0), 1);
+}
+
+#[test]
+fn peer_management_and_status() {
+    let mut a = engine(1);
+    let b = engine(2);
+    let c = engine(3);
+    let pb = a
+        .add_peer(&config_of(&b, &["10.0.0.0/8", "fd00::/64"], None, None))
+        .unwrap();
+    assert_eq!(
+        a.add_peer(&config_of(&b, &[], None, None)),
+        Err(crate::wireguard::PeerError::DuplicateKey)
+    );
+    assert_eq!(
+        a.add_peer(&config_of(&a, &[], None, None)),
+        Err(crate::wireguard::PeerError::OwnKey)
+    );
+    let mut low = config_of(&b, &[], None, None);
+    low.public_key = [0; 32];
+    assert_eq!(
+        a.add_peer(&low),
+        Err(crate::wireguard::PeerError::LowOrderKey)
+    );
+    // A more specific prefix to C; the /8 stays with B.
+    let pc = a
+        .add_peer(&config_of(&c, &["10.3.0.0/16", "0.0.0.0/0"], None, None))
+        .unwrap();
+    assert_eq!(a.route("10.3.1.1".parse().unwrap()), Some(pc));
+    assert_eq!(a.route("10.4.1.1".parse().unwrap()), Some(pb));
+    assert_eq!(a.route("8.8.8.8".parse().unwrap()), Some(pc));
+    // Moving a prefix takes it from the old owner's list.
+    a.set_allowed_ips(pc, &["10.0.0.0/8".parse().unwrap()])
+        .unwrap();
+    assert_eq!(
+        a.peer_status(pb).unwrap().allowed_ips,
+        vec!["fd00::/64".parse().unwrap()]
+    );
+    a.remove_peer(pc).unwrap();
+    assert_eq!(a.route("10.4.1.1".parse().unwrap()), None);
+    assert_eq!(a.peer_ids().collect::<Vec<_>>(), vec![pb]);
+    let s = a.status();
+    assert_eq!((s.listen_port, s.peers), (51820, 1));
+    assert_eq!(a.peer_by_key(&b.public_key()), Some(pb));
+}
+
+#[test]
+fn no_endpoint_means_no_initiation() {
+    let mut a = engine(1);
+    let b = engine(2);
+    a.add_peer(&config_of(&b, &["10.2.0.0/16"], None, None))
+        .unwrap();
+    let p = ipv4(A_LAN, B_LAN, 60, 0);
+    let mut buf = in_buffer(&p);
+    let mut out = [0u8; 256];
+    assert_eq!(
+        a.encapsulate(at(1, 0), &mut buf, HEADROOM, p.len(), &mut out),
+        Err(Error::NoEndpoint)
+    );
+}
