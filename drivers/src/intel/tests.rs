@@ -2,9 +2,8 @@
 //!
 //! Every test runs on all three chips where the behaviour is shared, and ends
 //! with `finish`, which shuts the port down and checks that every pool buffer
-//! came back. Frames are real Ethernet frames: an ARP request as captured from
-//! `arping` on Linux (who-has 10.0.2.15 tell 10.0.2.2, QEMU user networking's
-//! addresses), and numbered IPv4/UDP frames built by `udp_frame`.
+//! came back. Frames are Ethernet frames: an ARP request captured from QEMU
+//! (see `ARP_REQUEST`) and numbered IPv4/UDP frames built by `udp_frame`.
 
 use super::model::{DeviceModel, Faults, NoDelay};
 use super::regs::{self, rctl, stat, tctl};
@@ -21,14 +20,20 @@ const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 /// Bus address of the shared block: above 4 GiB so RDBAH/TDBAH matter.
 const PHYS: u64 = 0x1_2000_0000;
 
-/// ARP request, broadcast, from 52:55:0a:00:02:02 (QEMU slirp's gateway MAC):
-/// who-has 10.0.2.15 tell 10.0.2.2. 42 bytes as captured (no padding, no FCS).
-const ARP_REQUEST: [u8; 42] = [
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02, 0x08,
-    0x06, // Ethernet
-    0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, // htype, ptype, hlen, plen, op=request
-    0x52, 0x55, 0x0a, 0x00, 0x02, 0x02, 0x0a, 0x00, 0x02, 0x02, // sender
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x02, 0x0f, // target
+/// ARP request as received by this driver on QEMU 7.2's `e1000` from the
+/// user-mode network (slirp) looking for the guest: who-has 10.0.2.15 tell
+/// 10.0.2.2, from 52:55:0a:00:02:02, padded by QEMU to 60 bytes (no FCS).
+/// Captured with a throwaway guest that hex-dumped the first received frame
+/// after a UDP packet was sent to a `hostfwd` port.
+#[rustfmt::skip]
+const ARP_REQUEST: [u8; 60] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // destination: broadcast
+    0x52, 0x55, 0x0a, 0x00, 0x02, 0x02, // source: slirp
+    0x08, 0x06, // ethertype ARP
+    0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, // Ethernet/IPv4, request
+    0x52, 0x55, 0x0a, 0x00, 0x02, 0x02, 0x0a, 0x00, 0x02, 0x02, // sender 10.0.2.2
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x02, 0x0f, // target 10.0.2.15
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // QEMU's padding to 60
 ];
 
 type Nic<'a> = IntelNic<&'a DeviceModel, NoDelay>;
@@ -282,7 +287,7 @@ fn rx_delivers_intact_frames_in_bursts_of_at_most_32() {
         assert_eq!(rest.len(), 80 - BURST - (BURST - 2));
         assert_eq!(seq_of(&rest[0]), 61);
         assert_eq!(nic.stats().rx_packets, 80);
-        let bytes: usize = 42 + (0..79).map(len).sum::<usize>();
+        let bytes: usize = ARP_REQUEST.len() + (0..79).map(len).sum::<usize>();
         assert_eq!(nic.stats().rx_bytes, bytes as u64);
         // Every harvested slot was re-armed: the ring is full again.
         assert_eq!(
