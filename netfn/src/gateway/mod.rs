@@ -1,1 +1,28 @@
 //! The gateway packet path: classify, encapsulate, decapsulate, neighbours, counters.
+//!
+//! These are the allocation-free, in-place building blocks the poll loop's
+//! pipeline is assembled from; each works on a byte slice (with headroom
+//! before the frame where it writes headers) and returns what it decided,
+//! never touching a device or a clock. One file per concern:
+//! - [`checksum`]: RFC 1071 sums and RFC 1624 incremental updates.
+//! - [`counters`]: one named drop reason per cause, traffic per direction.
+//! - [`ipv4`]: header validation, TTL decrement, DF.
+//! - [`mss`]: TCP MSS clamping on SYN segments crossing the tunnel.
+//! - [`icmp`]: ICMPv4 errors (time exceeded, fragmentation needed, host unreachable).
+//! - [`outer`]: outer Ethernet/IPv4/UDP headers for WireGuard datagrams, and
+//!   the WAN receive classifier.
+//! - [`classify`]: the LAN receive classifier.
+//! - [`neigh`]: the neighbour (ARP) table with bounded pending queues, and ARP frames.
+
+pub mod checksum;
+pub mod classify;
+pub mod counters;
+pub mod ether;
+pub mod icmp;
+pub mod ipv4;
+pub mod mss;
+pub mod neigh;
+pub mod outer;
+
+#[cfg(test)]
+pub(crate) mod pcap;
