@@ -70,25 +70,23 @@ pub fn build(args: &BuildArgs, note: &mut dyn FnMut(&str)) -> Result<Built, Erro
         return Err(Error::MissingHostTools(missing));
     }
 
-    let (kernel_path, version, commit, source) = match &args.kernel {
+    let root = kernel::workspace_root();
+    let (kernel_path, source) = match &args.kernel {
         Some(k) => {
             if !k.is_file() {
                 return Err(Error::KernelMissing(k.clone()));
             }
-            let unknown = || "unknown (prebuilt kernel)".to_string();
-            (k.clone(), unknown(), unknown(), k.display().to_string())
+            (k.clone(), k.display().to_string())
         }
         None => {
-            let root = kernel::workspace_root().ok_or(Error::NoWorkspace)?;
+            let root = root.as_deref().ok_or(Error::NoWorkspace)?;
             note("building the release kernel (cargo build --release -p kernel)");
-            kernel::build_release(&root).map_err(Error::KernelBuild)?;
-            let k = kernel::release_kernel(&kernel::target_dir(&root));
+            kernel::build_release(root).map_err(Error::KernelBuild)?;
+            let k = kernel::release_kernel(&kernel::target_dir(root));
             if !k.is_file() {
                 return Err(Error::KernelMissing(k));
             }
-            let version = kernel::workspace_version(&root).unwrap_or_else(|| "unknown".into());
-            let commit = kernel::git_commit(&root).unwrap_or_else(|| "unknown".into());
-            (k, version, commit, "workspace release build".to_string())
+            (k, "workspace release build".to_string())
         }
     };
     let elf = fs::read(&kernel_path).map_err(|source| Error::KernelUnreadable {
@@ -99,6 +97,18 @@ pub fn build(args: &BuildArgs, note: &mut dyn FnMut(&str)) -> Result<Built, Erro
         path: kernel_path.clone(),
         reason,
     })?;
+    // The kernel bakes its commit in as text (kernel/build.rs). Version and
+    // commit are recorded only when the ELF really carries the workspace's
+    // commit: a prebuilt kernel from elsewhere reads "unknown", not a guess.
+    let (version, commit) = root
+        .as_deref()
+        .and_then(|r| Some((r, kernel::git_commit(r)?)))
+        .filter(|(_, c)| kernel::carries_commit(&elf, c))
+        .map(|(r, c)| {
+            let v = kernel::workspace_version(r).unwrap_or_else(|| "unknown".into());
+            (v, c)
+        })
+        .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
     drop(elf);
 
     let info = BuildInfo {
@@ -530,10 +540,7 @@ AllowedIPs = 10.20.0.0/16, 10.99.0.2/32
         assert_eq!(img[446 + 4], disk::TYPE_EFI_SYSTEM);
 
         let report = crate::inspect(&built.out).unwrap();
-        assert!(
-            report.contains("kernel version: unknown (prebuilt kernel)"),
-            "{report}"
-        );
+        assert!(report.contains("kernel version: unknown"), "{report}");
         assert!(report.contains("PrivateKey = (hidden)"), "{report}");
         assert!(report.contains("PublicKey = x5Eak6Z2WPJoaiT82jd3IzuAlrk2Q5XEUKf0rpM8y2Y="));
         assert!(!report.contains(PRIVATE), "{report}");

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The build facts recorded in an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildInfo {
-    /// The kernel crate version (`unknown` for a prebuilt kernel).
+    /// The kernel crate version (`unknown` unless the ELF carries the workspace commit).
     pub kernel_version: String,
     /// The git commit the kernel was built from (`unknown` if not known).
     pub commit: String,

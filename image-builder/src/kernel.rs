@@ -116,6 +116,13 @@ pub fn git_commit(root: &Path) -> Option<String> {
     (out.status.success() && !s.is_empty()).then(|| s.to_string())
 }
 
+/// Whether `elf` holds the text of `commit` (at least 7 hex digits), as a
+/// kernel built from that commit does.
+pub fn carries_commit(elf: &[u8], commit: &str) -> bool {
+    let c = commit.as_bytes();
+    c.len() >= 7 && c.iter().all(u8::is_ascii_hexdigit) && elf.windows(c.len()).any(|w| w == c)
+}
+
 /// Why a file is not a kernel GRUB can boot with `multiboot2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KernelFormatError {
@@ -209,6 +216,16 @@ mod tests {
         let mut f = with_header(0x1000, 0);
         f[0] = 0;
         assert_eq!(check_multiboot2(&f), Err(KernelFormatError::NotElf));
+    }
+
+    #[test]
+    fn commit_text_is_found_only_when_present_and_plausible() {
+        let mut elf = with_header(0x1000, 0);
+        elf.extend_from_slice(b"\0ringwall\x003b8f67f0a1b2\0");
+        assert!(carries_commit(&elf, "3b8f67f0a1b2"));
+        assert!(!carries_commit(&elf, "3b8f67f0a1b3"));
+        assert!(!carries_commit(&elf, "3b8f6"), "too short to mean anything");
+        assert!(!carries_commit(&elf, "unknown"), "not a commit");
     }
 
     #[test]
