@@ -20,13 +20,18 @@ mod nic;
 pub mod regs;
 mod stats;
 
-pub use nic::{InitError, IntelNic, RING_SIZE};
+pub use nic::{InitError, IntelNic, LinkInfo, RING_SIZE};
 pub use stats::HwStats;
 
 #[cfg(test)]
 mod model;
 #[cfg(test)]
 mod tests;
+
+/// Bytes of BAR0 (the memory-mapped register space) the kernel must map
+/// (8254x SDM chapter 4, PCI configuration space: the memory BAR spans
+/// 128 KB; the 82574's BAR0 is the same size).
+pub const MMIO_BAR_LEN: usize = 128 * 1024;
 
 /// Intel's PCI vendor ID.
 pub const VENDOR_INTEL: u16 = 0x8086;
@@ -62,13 +67,13 @@ pub const PCI_IDS: &[PciId] = &[
         vendor: VENDOR_INTEL,
         device: 0x100E,
         model: Model::I82540Em,
-        source: "8254x SDM 5.1, Table 5-1 (82540EM desktop, copper)",
+        source: "8254x SDM 5.2, device identification (82540EM desktop, copper)",
     },
     PciId {
         vendor: VENDOR_INTEL,
         device: 0x100F,
         model: Model::I82545Em,
-        source: "8254x SDM 5.1, Table 5-1 (82545EM, copper)",
+        source: "8254x SDM 5.2, device identification (82545EM, copper)",
     },
     PciId {
         vendor: VENDOR_INTEL,

@@ -399,7 +399,13 @@ impl Inner {
                 } else {
                     0
                 };
-                regs::status::FD | lu | gio
+                // Speed 1000 Mb/s (STATUS bits 7:6 = 10b) while the link is up.
+                let speed = if lu != 0 {
+                    0b10 << regs::status::SPEED_SHIFT
+                } else {
+                    0
+                };
+                regs::status::FD | lu | gio | speed
             }
             regs::ICR => core::mem::take(&mut self.regs[regs::ICR / 4]),
             0x4000..=0x40FF => {

@@ -38,6 +38,17 @@ const MIN_RX_FRAME: usize = 14;
 /// Bytes of a pool slot behind the address given to the NIC (the headroom stays in front).
 const RX_BUF_SPACE: usize = BUF_SIZE - HEADROOM;
 
+/// What STATUS says about the link, for `ip link`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// STATUS.LU.
+    pub up: bool,
+    /// Resolved speed in Mb/s (10, 100 or 1000); meaningful only when up.
+    pub speed_mbps: u32,
+    /// STATUS.FD.
+    pub full_duplex: bool,
+}
+
 /// Why bring-up failed. One variant per cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InitError {
@@ -155,6 +166,22 @@ impl<R: Regs, D: Delay> IntelNic<R, D> {
     /// Buffers the driver currently holds (armed rx slots plus in-flight tx).
     pub fn held_buffers(&self) -> usize {
         self.rx_bufs.iter().flatten().count() + self.tx_bufs.iter().flatten().count()
+    }
+
+    /// Link state, speed and duplex from STATUS (SDM 13.4.2), without
+    /// touching the link-change counters.
+    pub fn link_info(&self) -> LinkInfo {
+        let s = self.regs.read32(regs::STATUS);
+        let speed_mbps = match (s >> status::SPEED_SHIFT) & 0b11 {
+            0b00 => 10,
+            0b01 => 100,
+            _ => 1000,
+        };
+        LinkInfo {
+            up: s != u32::MAX && s & status::LU != 0,
+            speed_mbps,
+            full_duplex: s & status::FD != 0,
+        }
     }
 
     /// True while the rings are live (not failed, not shut down).

@@ -101,6 +101,8 @@ pub mod status {
     pub const FD: u32 = 1 << 0;
     /// Link up.
     pub const LU: u32 = 1 << 1;
+    /// Resolved speed field shift (bits 7:6: 00b 10, 01b 100, 1xb 1000 Mb/s).
+    pub const SPEED_SHIFT: u32 = 6;
     /// 82574 only: PCIe master requests still pending (82574 datasheet, STATUS bit 19).
     pub const GIO_MASTER_ENABLE: u32 = 1 << 19;
 }

@@ -541,9 +541,13 @@ fn link_down_and_up_is_survived() {
         let mut r = rig(chip, 600);
         let (mut nic, dev, pool) = up(&mut r);
         assert!(nic.link_up());
+        let info = nic.link_info();
+        assert!(info.up && info.full_duplex);
+        assert_eq!(info.speed_mbps, 1000);
         dev.set_cable(false);
         nic.maintain(pool);
         assert!(!nic.link_up());
+        assert!(!nic.link_info().up);
         assert_eq!(nic.stats().link_downs, 1);
         // Nothing arrives; frames queued meanwhile wait in the ring.
         assert!(!dev.inject(&udp_frame(0, 60), 0));
