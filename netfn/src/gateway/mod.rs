@@ -12,12 +12,15 @@
 //! - [`outer`]: outer Ethernet/IPv4/UDP headers for WireGuard datagrams, and
 //!   the WAN receive classifier.
 //! - [`classify`]: the LAN receive classifier.
+//! - [`forward`]: TTL, MTU and MSS steps of forwarding, framing decrypted packets.
+//! - [`ether`]: Ethernet offsets, EtherTypes, and the refusal reasons.
 //! - [`neigh`]: the neighbour (ARP) table with bounded pending queues, and ARP frames.
 
 pub mod checksum;
 pub mod classify;
 pub mod counters;
 pub mod ether;
+pub mod forward;
 pub mod icmp;
 pub mod ipv4;
 pub mod mss;
