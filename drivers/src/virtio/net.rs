@@ -101,6 +101,8 @@ pub struct VirtioNet<T: Transport> {
     running: bool,
     /// `release_all` was called: `maintain` must not bring the device back.
     stopped: bool,
+    /// Rx slots the last refill could not fill (already counted as drops).
+    empty_slots: usize,
     stats: NicStats,
 }
 
@@ -141,6 +143,7 @@ impl<T: Transport> VirtioNet<T> {
             link: false,
             running: false,
             stopped: false,
+            empty_slots: 0,
             stats: NicStats::default(),
         };
         if let Err(e) = dev.start(pool) {
@@ -210,6 +213,7 @@ impl<T: Transport> VirtioNet<T> {
         // A failed reset leaves nothing better to do than reclaim anyway.
         let _ = self.t.reset();
         self.running = false;
+        self.empty_slots = 0;
         for b in self.rx_bufs.iter_mut().chain(self.tx_bufs.iter_mut()) {
             if let Some(b) = b.take() {
                 pool.free(b);
@@ -264,8 +268,10 @@ impl<T: Transport> VirtioNet<T> {
         self.t.config_read16(config::STATUS) & config::S_LINK_UP != 0
     }
 
-    /// Keeps the rx ring full; counts a failed pool allocation and stops.
-    /// `kick`: ring the doorbell if buffers were added and the device wants it.
+    /// Keeps the rx ring full from the pool. A slot the pool cannot fill is
+    /// counted once in `rx_no_buffer` when it becomes empty, not on every
+    /// retry. `kick`: ring the doorbell if buffers were added and the device
+    /// wants it.
     fn refill(&mut self, pool: &mut PacketPool, kick: bool) {
         if !self.running {
             return;
@@ -274,7 +280,6 @@ impl<T: Transport> VirtioNet<T> {
         let off = HEADROOM - self.hdr_len;
         while self.rxq.num_free() >= self.descs {
             let Some(b) = pool.alloc() else {
-                self.stats.rx_no_buffer += 1;
                 break;
             };
             let addr = b.slot_phys() + off as u64;
@@ -295,6 +300,9 @@ impl<T: Transport> VirtioNet<T> {
                 }
             }
         }
+        let empty = self.rxq.num_free() / self.descs;
+        self.stats.rx_no_buffer += empty.saturating_sub(self.empty_slots) as u64;
+        self.empty_slots = empty;
         if added > 0 {
             self.rxq.publish();
             if kick && self.rxq.device_wants_notify() {
