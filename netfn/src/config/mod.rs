@@ -29,6 +29,8 @@
 
 mod error;
 mod parse;
+mod peer;
+mod setting;
 mod validate;
 pub mod value;
 
@@ -44,7 +46,8 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
 pub use error::{ConfigError, ErrorKind};
-pub use parse::{parse, parse_bytes, PeerFields};
+pub use parse::{parse, parse_bytes};
+pub use peer::PeerFields;
 pub use validate::validate_new_peer;
 
 use crate::keys::{encode_key, public_key};

@@ -4,6 +4,17 @@
 //! [`DropReason`], and each reason has a stable short name so the console,
 //! tests and scripts can grep for it across versions. The counters are a
 //! plain array indexed by the reason: one add on the data path, no branches.
+//!
+//! The WireGuard engine's errors map onto these reasons as follows (the
+//! mapping lives with the integration, so the engine stays independent):
+//! malformed / unknown type / bad length → `bad-wireguard`; bad MAC1 or
+//! transport tag → `bad-mac`; unknown peer, failed handshake, low-order key,
+//! stale timestamp, initiation flood, unexpected response or cookie →
+//! `bad-handshake`; rate limited → `rate-limited`; unknown receiver index →
+//! `no-session`; replayed or too old counter → `replay`; expired keypair →
+//! `session-expired`; inner source outside AllowedIPs →
+//! `allowed-ips-mismatch`; no peer for the destination → `no-route`; no
+//! endpoint → `no-endpoint`; no room in the buffer → `no-buffer`.
 
 use core::fmt;
 
@@ -39,6 +50,12 @@ pub enum DropReason {
     BadHandshake,
     /// Under load: the handshake was answered with a cookie instead.
     CookieRequired,
+    /// Under load: the source exceeded its handshake budget.
+    RateLimited,
+    /// A transport packet for a keypair past its reject limits.
+    SessionExpired,
+    /// A packet for a peer with no known endpoint yet.
+    NoEndpoint,
     /// A decrypted packet whose source is not in the sending peer's AllowedIPs.
     AllowedIpsMismatch,
     /// Larger than the tunnel MTU with DF set: ICMP fragmentation-needed sent.
@@ -67,7 +84,7 @@ pub enum DropReason {
 
 impl DropReason {
     /// How many reasons there are (the counters array length).
-    pub const COUNT: usize = 26;
+    pub const COUNT: usize = 29;
 
     /// Every reason, in counter order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -85,6 +102,9 @@ impl DropReason {
         DropReason::BadWireGuard,
         DropReason::BadHandshake,
         DropReason::CookieRequired,
+        DropReason::RateLimited,
+        DropReason::SessionExpired,
+        DropReason::NoEndpoint,
         DropReason::AllowedIpsMismatch,
         DropReason::MtuExceeded,
         DropReason::TooBigNoDf,
@@ -116,6 +136,9 @@ impl DropReason {
             DropReason::BadWireGuard => "bad-wireguard",
             DropReason::BadHandshake => "bad-handshake",
             DropReason::CookieRequired => "cookie-required",
+            DropReason::RateLimited => "rate-limited",
+            DropReason::SessionExpired => "session-expired",
+            DropReason::NoEndpoint => "no-endpoint",
             DropReason::AllowedIpsMismatch => "allowed-ips-mismatch",
             DropReason::MtuExceeded => "mtu-exceeded",
             DropReason::TooBigNoDf => "too-big-no-df",

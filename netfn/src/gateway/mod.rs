@@ -14,8 +14,10 @@
 //! - [`classify`]: the LAN receive classifier.
 //! - [`forward`]: TTL, MTU and MSS steps of forwarding, framing decrypted packets.
 //! - [`ether`]: Ethernet offsets, EtherTypes, and the refusal reasons.
-//! - [`neigh`]: the neighbour (ARP) table with bounded pending queues, and ARP frames.
+//! - [`neigh`]: the neighbour table with bounded pending queues.
+//! - [`arp`]: ARP messages: parse, request, reply, gratuitous.
 
+pub mod arp;
 pub mod checksum;
 pub mod classify;
 pub mod counters;

@@ -1,5 +1,5 @@
-//! The neighbour table (IPv4 → MAC) of one port, its bounded per-next-hop
-//! queues, and the ARP frames it needs.
+//! The neighbour table (IPv4 → MAC) of one port and its bounded per-next-hop
+//! queues (the ARP frames themselves are in [`super::arp`]).
 //!
 //! Fixed capacity, no allocation after construction: the entries live in a
 //! vector allocated once and used up to its capacity (removal swaps the last
@@ -27,11 +27,7 @@
 use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
-use smoltcp::wire::{
-    ArpHardware, ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame,
-    EthernetProtocol, EthernetRepr,
-};
-
+use super::arp::ArpMessage;
 use super::counters::DropReason;
 use super::ether::{self, Mac};
 
@@ -456,136 +452,6 @@ fn enqueue<T, const Q: usize>(
             reason: DropReason::ArpQueueFull,
         },
     }
-}
-
-/// Length of an ARP frame (Ethernet header + 28-byte ARP for IPv4). Padding
-/// to the 60-byte minimum is the NIC's job (e1000 TCTL.PSP) or the driver's.
-pub const ARP_FRAME_LEN: usize = ether::HEADER_LEN + 28;
-
-/// The operation of an ARP message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArpOp {
-    /// Who has `target_ip`?
-    Request,
-    /// `sender_ip` is at `sender_mac`.
-    Reply,
-}
-
-/// An Ethernet/IPv4 ARP message (RFC 826).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ArpMessage {
-    /// Request or reply.
-    pub op: ArpOp,
-    /// Sender hardware address.
-    pub sender_mac: Mac,
-    /// Sender protocol address.
-    pub sender_ip: Ipv4Addr,
-    /// Target hardware address (zero in requests).
-    pub target_mac: Mac,
-    /// Target protocol address.
-    pub target_ip: Ipv4Addr,
-}
-
-impl ArpMessage {
-    /// Parses the ARP message of a frame (Ethernet header included).
-    pub fn parse(frame: &[u8]) -> Option<ArpMessage> {
-        let eth = EthernetFrame::new_checked(frame).ok()?;
-        if eth.ethertype() != EthernetProtocol::Arp {
-            return None;
-        }
-        let arp = ArpPacket::new_checked(eth.payload()).ok()?;
-        match ArpRepr::parse(&arp).ok()? {
-            ArpRepr::EthernetIpv4 {
-                operation,
-                source_hardware_addr,
-                source_protocol_addr,
-                target_hardware_addr,
-                target_protocol_addr,
-            } => {
-                let op = match operation {
-                    ArpOperation::Request => ArpOp::Request,
-                    ArpOperation::Reply => ArpOp::Reply,
-                    _ => return None,
-                };
-                Some(ArpMessage {
-                    op,
-                    sender_mac: source_hardware_addr.0,
-                    sender_ip: source_protocol_addr,
-                    target_mac: target_hardware_addr.0,
-                    target_ip: target_protocol_addr,
-                })
-            }
-            _ => None,
-        }
-    }
-
-    /// Writes this message as a frame to `eth_dst` into `out`; returns its
-    /// length, or `None` when `out` is shorter than [`ARP_FRAME_LEN`].
-    pub fn emit(&self, eth_dst: Mac, out: &mut [u8]) -> Option<usize> {
-        let out = out.get_mut(..ARP_FRAME_LEN)?;
-        let mut eth = EthernetFrame::new_unchecked(&mut *out);
-        EthernetRepr {
-            src_addr: EthernetAddress(self.sender_mac),
-            dst_addr: EthernetAddress(eth_dst),
-            ethertype: EthernetProtocol::Arp,
-        }
-        .emit(&mut eth);
-        let mut arp = ArpPacket::new_unchecked(eth.payload_mut());
-        ArpRepr::EthernetIpv4 {
-            operation: match self.op {
-                ArpOp::Request => ArpOperation::Request,
-                ArpOp::Reply => ArpOperation::Reply,
-            },
-            source_hardware_addr: EthernetAddress(self.sender_mac),
-            source_protocol_addr: self.sender_ip,
-            target_hardware_addr: EthernetAddress(self.target_mac),
-            target_protocol_addr: self.target_ip,
-        }
-        .emit(&mut arp);
-        debug_assert_eq!(arp.hardware_type(), ArpHardware::Ethernet);
-        Some(ARP_FRAME_LEN)
-    }
-}
-
-/// Builds a broadcast ARP request for `target_ip` into `out`.
-pub fn arp_request(
-    out: &mut [u8],
-    our_mac: Mac,
-    our_ip: Ipv4Addr,
-    target_ip: Ipv4Addr,
-) -> Option<usize> {
-    ArpMessage {
-        op: ArpOp::Request,
-        sender_mac: our_mac,
-        sender_ip: our_ip,
-        target_mac: [0; 6],
-        target_ip,
-    }
-    .emit(ether::BROADCAST, out)
-}
-
-/// Builds the reply to `request` (which asked for `our_ip`) into `out`.
-pub fn arp_reply(
-    out: &mut [u8],
-    our_mac: Mac,
-    our_ip: Ipv4Addr,
-    request: &ArpMessage,
-) -> Option<usize> {
-    ArpMessage {
-        op: ArpOp::Reply,
-        sender_mac: our_mac,
-        sender_ip: our_ip,
-        target_mac: request.sender_mac,
-        target_ip: request.sender_ip,
-    }
-    .emit(request.sender_mac, out)
-}
-
-/// Builds a gratuitous ARP (an RFC 5227 announcement: a broadcast request
-/// with sender and target both our address) into `out`, sent on link up so
-/// neighbours update stale entries for our address.
-pub fn gratuitous_arp(out: &mut [u8], our_mac: Mac, our_ip: Ipv4Addr) -> Option<usize> {
-    arp_request(out, our_mac, our_ip, our_ip)
 }
 
 #[cfg(test)]

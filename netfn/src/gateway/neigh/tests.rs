@@ -1,7 +1,8 @@
-//! Tests for the neighbour table and ARP frames; ARP fixtures are the real
-//! frames of `testdata/linux-router.pcap` (see `testdata/README.md`).
+//! Tests for the neighbour table; its ARP input is the real frames of
+//! `testdata/linux-router.pcap` (see `testdata/README.md`).
 
 use super::*;
+use crate::gateway::arp::ArpMessage;
 use crate::gateway::pcap;
 use alloc::vec::Vec;
 
@@ -41,47 +42,6 @@ fn pending_queue_is_a_bounded_fifo() {
     );
     let mut none: PendingQueue<u32, 0> = PendingQueue::new();
     assert_eq!(none.push_evicting(7), Some(7));
-}
-
-#[test]
-fn arp_frames_match_linux_byte_for_byte() {
-    let f = pcap::router();
-    let mut out = [0u8; 64];
-    let n = arp_request(&mut out, A_MAC, A_IP, R_IP).unwrap();
-    assert_eq!(&out[..n], f[1]);
-    let req = ArpMessage::parse(f[1]).unwrap();
-    assert_eq!(
-        req,
-        ArpMessage {
-            op: ArpOp::Request,
-            sender_mac: A_MAC,
-            sender_ip: A_IP,
-            target_mac: [0; 6],
-            target_ip: R_IP
-        }
-    );
-    let n = arp_reply(&mut out, R_MAC, R_IP, &req).unwrap();
-    assert_eq!(&out[..n], f[2]);
-    assert_eq!(ArpMessage::parse(f[2]).unwrap().op, ArpOp::Reply);
-    assert_eq!(arp_request(&mut out[..41], A_MAC, A_IP, R_IP), None);
-    assert_eq!(ArpMessage::parse(f[3]), None, "an ICMP frame is not ARP");
-    assert_eq!(ArpMessage::parse(&f[1][..30]), None, "truncated");
-}
-
-#[test]
-fn gratuitous_arp_announces_our_address() {
-    let mut out = [0u8; 42];
-    let n = gratuitous_arp(&mut out, R_MAC, R_IP).unwrap();
-    assert_eq!(ether::dst_mac(&out[..n]), ether::BROADCAST);
-    let m = ArpMessage::parse(&out).unwrap();
-    assert_eq!(
-        (m.op, m.sender_ip, m.target_ip, m.sender_mac),
-        (ArpOp::Request, R_IP, R_IP, R_MAC)
-    );
-    // A neighbour that knew us updates; one that did not, does not learn.
-    let mut t = table(4, QueuePolicy::DropNew);
-    assert!(t.learn_from_arp(&m, A_IP, 0).is_none());
-    assert_eq!(t.lookup(R_IP), None);
 }
 
 #[test]
