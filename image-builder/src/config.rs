@@ -7,6 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use netfn::config::{parse_bytes, Config};
+use zeroize::Zeroize;
 
 use crate::error::Error;
 
@@ -27,11 +28,7 @@ impl ConfigBytes {
 
 impl Drop for ConfigBytes {
     fn drop(&mut self) {
-        for b in self.0.iter_mut() {
-            // Safety: `b` is a valid exclusive reference into our own Vec; the
-            // volatile store keeps the wipe from being optimised away.
-            unsafe { std::ptr::write_volatile(b, 0) };
-        }
+        self.0.zeroize();
     }
 }
 

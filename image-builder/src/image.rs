@@ -8,16 +8,14 @@
 //! key is left behind: the config copy lives in a 0700 directory as a 0600
 //! file that is removed on every exit path, and the image itself is 0600.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::cli::BuildArgs;
 use crate::config;
 use crate::disk::{self, SECTOR};
 use crate::error::Error;
+use crate::files::{create_private, read, write_file, write_private, PartialOutput, WorkDir};
 use crate::grubcfg::{self, CONFIG_PATH, GRUB_CFG_PATH, INFO_PATH, KERNEL_PATH};
 use crate::host::{self, GRUB_BIOS_DIR, GRUB_EFI_DIR};
 use crate::info::{self, BuildInfo};
@@ -246,136 +244,6 @@ fn strip_debug(src: &Path, dest: &Path, note: &mut dyn FnMut(&str)) -> Result<()
             fs::copy(src, dest)
                 .map(drop)
                 .map_err(|e| Error::write(dest, e))
-        }
-    }
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, Error> {
-    fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn create_private(path: &Path) -> Result<File, Error> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::write(path, e))
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    create_private(path)?
-        .write_all(bytes)
-        .map_err(|e| Error::write(path, e))
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    fs::write(path, bytes).map_err(|e| Error::write(path, e))
-}
-
-/// A private temporary directory, removed with everything in it on drop.
-struct WorkDir(PathBuf);
-
-impl WorkDir {
-    fn create() -> Result<WorkDir, Error> {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path =
-            std::env::temp_dir().join(format!("ringwall-image.{}.{nanos:09}", std::process::id()));
-        DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .map_err(|e| Error::write(&path, e))?;
-        Ok(WorkDir(path))
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The image being written: a 0600 file next to the destination, renamed
-/// over it when complete and removed if anything fails before that.
-struct PartialOutput {
-    file: Option<File>,
-    temp: PathBuf,
-    out: PathBuf,
-}
-
-impl PartialOutput {
-    fn create(out: &Path) -> Result<PartialOutput, Error> {
-        let unwritable = |source| Error::OutputUnwritable {
-            path: out.to_path_buf(),
-            source,
-        };
-        if let Ok(meta) = fs::symlink_metadata(out) {
-            if !meta.is_file() {
-                return Err(unwritable(std::io::Error::other(
-                    "not a regular file (build to a file, then write it to the device with dd)",
-                )));
-            }
-        }
-        let name = out
-            .file_name()
-            .ok_or_else(|| unwritable(std::io::Error::other("no file name")))?;
-        let dir = match out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let temp = dir.join(format!(
-            ".{}.partial-{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temp)
-            .map_err(unwritable)?;
-        Ok(PartialOutput {
-            file: Some(file),
-            temp,
-            out: out.to_path_buf(),
-        })
-    }
-
-    fn write_all(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let Some(file) = self.file.as_mut() else {
-            return Ok(());
-        };
-        file.write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| Error::write(&self.out, e))
-    }
-
-    fn commit(mut self) -> Result<(), Error> {
-        self.file = None;
-        fs::rename(&self.temp, &self.out).map_err(|source| Error::OutputUnwritable {
-            path: self.out.clone(),
-            source,
-        })?;
-        self.temp = PathBuf::new();
-        Ok(())
-    }
-}
-
-impl Drop for PartialOutput {
-    fn drop(&mut self) {
-        if !self.temp.as_os_str().is_empty() {
-            let _ = fs::remove_file(&self.temp);
         }
     }
 }

@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::{self, Read};
 
 use netfn::keys::{clamp, decode_key, encode_key, public_key, KeyError, KeyText};
+use zeroize::Zeroize;
 
 /// Why a key command failed.
 #[derive(Debug)]
@@ -42,14 +43,16 @@ pub fn genkey() -> Result<KeyText, KeyCmdError> {
     File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut raw))
         .map_err(KeyCmdError::Entropy)?;
-    Ok(private_text(raw))
+    let text = private_text(raw);
+    raw.zeroize();
+    Ok(text)
 }
 
 /// The text of a clamped private key; the bytes are wiped before returning.
 fn private_text(raw: [u8; 32]) -> KeyText {
     let mut key = clamp(raw);
     let text = encode_key(&key);
-    wipe(&mut key);
+    key.zeroize();
     text
 }
 
@@ -58,7 +61,7 @@ fn private_text(raw: [u8; 32]) -> KeyText {
 pub fn pubkey_of(input: &str) -> Result<KeyText, KeyCmdError> {
     let mut private = decode_key(input.trim()).map_err(KeyCmdError::BadKey)?;
     let public = public_key(&private);
-    wipe(&mut private);
+    private.zeroize();
     Ok(encode_key(&public))
 }
 
@@ -70,24 +73,8 @@ pub fn pubkey_from(reader: impl Read) -> Result<KeyText, KeyCmdError> {
         .read_to_string(&mut input)
         .map_err(KeyCmdError::Stdin)?;
     let result = pubkey_of(&input);
-    wipe_string(&mut input);
+    input.zeroize();
     result
-}
-
-fn wipe(bytes: &mut [u8; 32]) {
-    for b in bytes.iter_mut() {
-        // Safety: `b` is a valid, aligned, exclusive reference; the volatile
-        // write only keeps the compiler from dropping a store it sees as dead.
-        unsafe { std::ptr::write_volatile(b, 0) };
-    }
-}
-
-fn wipe_string(s: &mut String) {
-    let mut bytes = std::mem::take(s).into_bytes();
-    for b in bytes.iter_mut() {
-        // Safety: as in `wipe`.
-        unsafe { std::ptr::write_volatile(b, 0) };
-    }
 }
 
 #[cfg(test)]

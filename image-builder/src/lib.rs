@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod disk;
 pub mod error;
+pub mod files;
 pub mod grubcfg;
 pub mod host;
 pub mod image;
