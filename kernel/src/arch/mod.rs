@@ -1,0 +1,3 @@
+//! Architecture support; Ringwall runs on x86_64 only.
+
+pub mod x86_64;

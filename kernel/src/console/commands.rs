@@ -1,0 +1,555 @@
+//! The console's command table and the [`Machine`] trait commands run against.
+//!
+//! To add a command: write its `fn(&mut dyn Machine, &Args, &mut dyn Write)`
+//! below, add one [`Command`] entry to `ALL` (keep `crash` last), and if it
+//! needs the hardware, add a `Machine` method with a default body that returns
+//! [`CmdError::Unsupported`] so fakes and older machines keep compiling.
+
+use core::fmt::Write;
+
+use log::LevelFilter;
+
+use super::shell::{Args, CmdError, Command, Outcome};
+use crate::cpu::{CpuInfo, FeatureList};
+use crate::fmt::Duration;
+use crate::mem::MemInfo;
+use crate::pci::{PciFunction, Row, TABLE_HEADER};
+use crate::time::UtcTime;
+
+/// What commands may ask of the machine. The kernel binary implements it over
+/// the real hardware; tests implement it over a fake.
+pub trait Machine {
+    /// Nanoseconds since boot (monotonic).
+    fn now_ns(&self) -> u64;
+    /// Wall-clock time in Unix nanoseconds, when the RTC was readable.
+    fn unix_time_ns(&self) -> Option<u64>;
+    /// Memory figures and the firmware map.
+    fn mem_info(&self) -> MemInfo<'_>;
+    /// CPU identification and features.
+    fn cpu_info(&self) -> &CpuInfo;
+    /// The XCR0 value in effect (0 when XSAVE is off).
+    fn xcr0(&self) -> u64;
+    /// The TSC frequency and how it was found.
+    fn tsc(&self) -> (u64, &'static str);
+    /// The PCI functions found at boot.
+    fn pci_functions(&self) -> &[PciFunction];
+    /// The current log level.
+    fn log_level(&self) -> LevelFilter;
+    /// Sets the log level.
+    fn set_log_level(&mut self, level: LevelFilter);
+    /// Reboots; returns only when every method failed.
+    fn reboot(&mut self) -> CmdError;
+    /// Powers off; returns only when every method failed.
+    fn poweroff(&mut self) -> CmdError;
+    /// Deliberately faults (debug builds) to exercise the crash path.
+    fn crash(&mut self, _how: &str) -> CmdError {
+        CmdError::Unsupported("only in debug builds")
+    }
+    /// Advances a command that returned [`Outcome::Running`].
+    fn poll_job(&mut self, _out: &mut dyn Write) -> Outcome {
+        Outcome::Done
+    }
+    /// Abandons the running command (Ctrl-C).
+    fn cancel_job(&mut self) {}
+}
+
+/// Every command; `crash` is last so release builds can leave it out.
+const ALL: &[Command] = &[
+    Command {
+        name: "help",
+        usage: "",
+        help: "list the commands",
+        run: help,
+    },
+    Command {
+        name: "version",
+        usage: "",
+        help: "kernel version and git commit",
+        run: version,
+    },
+    Command {
+        name: "uptime",
+        usage: "",
+        help: "time since boot and wall clock",
+        run: uptime,
+    },
+    Command {
+        name: "mem",
+        usage: "",
+        help: "memory totals, heap, DMA region and the map",
+        run: mem,
+    },
+    Command {
+        name: "cpu",
+        usage: "",
+        help: "processor, features and enabled state",
+        run: cpu,
+    },
+    Command {
+        name: "pci",
+        usage: "",
+        help: "PCI functions, BARs and their drivers",
+        run: pci,
+    },
+    Command {
+        name: "log",
+        usage: "[off|error|warn|info|debug|trace]",
+        help: "show or set the log level",
+        run: log_level,
+    },
+    Command {
+        name: "reboot",
+        usage: "",
+        help: "restart the machine",
+        run: reboot,
+    },
+    Command {
+        name: "poweroff",
+        usage: "",
+        help: "switch the machine off (ACPI S5)",
+        run: poweroff,
+    },
+    Command {
+        name: "crash",
+        usage: "[pagefault|divide|panic]",
+        help: "fault on purpose to test the crash path (debug builds)",
+        run: crash,
+    },
+];
+
+/// The command table of this build.
+pub fn commands() -> &'static [Command] {
+    if cfg!(debug_assertions) {
+        ALL
+    } else {
+        &ALL[..ALL.len() - 1]
+    }
+}
+
+fn no_args(args: &Args<'_>) -> Result<(), CmdError> {
+    if args.rest().is_empty() {
+        Ok(())
+    } else {
+        Err(CmdError::Usage)
+    }
+}
+
+fn help(_: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
+    no_args(args)?;
+    for c in commands() {
+        let name_usage_len = c.name.len()
+            + if c.usage.is_empty() {
+                0
+            } else {
+                c.usage.len() + 1
+            };
+        write!(out, "  {}", c.name)?;
+        if !c.usage.is_empty() {
+            write!(out, " {}", c.usage)?;
+        }
+        let pad = 44usize.saturating_sub(name_usage_len).max(2);
+        writeln!(out, "{:pad$}{}", "", c.help)?;
+    }
+    Ok(Outcome::Done)
+}
+
+fn version(_: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
+    no_args(args)?;
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    writeln!(
+        out,
+        "ringwall {} (git {}, {profile})",
+        crate::VERSION,
+        crate::GIT_COMMIT
+    )?;
+    Ok(Outcome::Done)
+}
+
+fn uptime(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
+    no_args(args)?;
+    write!(out, "up {}", Duration(m.now_ns()))?;
+    match m.unix_time_ns() {
+        Some(t) => writeln!(out, ", {}", UtcTime(t))?,
+        None => writeln!(out, ", wall clock unknown")?,
+    }
+    Ok(Outcome::Done)
+}
+
+fn mem(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
+    no_args(args)?;
+    write!(out, "{}", m.mem_info())?;
+    Ok(Outcome::Done)
+}
+
+fn cpu(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
+    no_args(args)?;
+    let c = m.cpu_info();
+    writeln!(out, "cpu:      {} {}", c.vendor_str(), c.brand_str())?;
+    writeln!(
+        out,
+        "family:   {:#x} model {:#x} stepping {}",
+        c.family, c.model, c.stepping
+    )?;
+    writeln!(out, "features: {}", FeatureList(&c.features))?;
+    let (simd, xcr0) = (c.features, m.xcr0());
+    let state = |on: bool| if on { "enabled" } else { "absent" };
+    writeln!(
+        out,
+        "state:    xcr0={xcr0:#x} sse enabled, avx {}, avx2 {}, avx512 {}",
+        state(simd.avx && xcr0 & crate::cpu::xcr0::AVX != 0),
+        state(simd.avx2 && xcr0 & crate::cpu::xcr0::AVX != 0),
+        state(simd.avx512f && xcr0 & crate::cpu::xcr0::AVX512 == crate::cpu::xcr0::AVX512),
+    )?;
+    let (hz, source) = m.tsc();
+    writeln!(
+        out,
+        "tsc:      {}.{:03} MHz ({source}){}",
+        hz / 1_000_000,
+        hz / 1_000 % 1_000,
+        if simd.invariant_tsc {
+            ", invariant"
+        } else {
+            ", not invariant"
+        }
+    )?;
+    writeln!(
+        out,
+        "entropy:  rdrand {}, rdseed {}",
+        if simd.rdrand { "yes" } else { "no" },
+        if simd.rdseed { "yes" } else { "no" }
+    )?;
+    Ok(Outcome::Done)
+}
+
+fn pci(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
+    no_args(args)?;
+    writeln!(out, "{TABLE_HEADER}")?;
+    for f in m.pci_functions() {
+        writeln!(out, "{}", Row(f))?;
+    }
+    Ok(Outcome::Done)
+}
+
+/// Parses a log level name.
+pub fn parse_level(s: &str) -> Option<LevelFilter> {
+    let all = [
+        LevelFilter::Off,
+        LevelFilter::Error,
+        LevelFilter::Warn,
+        LevelFilter::Info,
+        LevelFilter::Debug,
+        LevelFilter::Trace,
+    ];
+    all.into_iter().find(|l| l.as_str().eq_ignore_ascii_case(s))
+}
+
+fn log_level(
+    m: &mut dyn Machine,
+    args: &Args<'_>,
+    out: &mut dyn Write,
+) -> Result<Outcome, CmdError> {
+    match args.rest() {
+        [] => writeln!(out, "log level: {}", level_name(m.log_level()))?,
+        [level] => {
+            let l = parse_level(level).ok_or(CmdError::BadValue(
+                "levels are off, error, warn, info, debug, trace",
+            ))?;
+            m.set_log_level(l);
+            writeln!(out, "log level: {}", level_name(l))?;
+        }
+        _ => return Err(CmdError::Usage),
+    }
+    Ok(Outcome::Done)
+}
+
+/// The lower-case name of a level, as typed at the console.
+pub fn level_name(l: LevelFilter) -> &'static str {
+    match l {
+        LevelFilter::Off => "off",
+        LevelFilter::Error => "error",
+        LevelFilter::Warn => "warn",
+        LevelFilter::Info => "info",
+        LevelFilter::Debug => "debug",
+        LevelFilter::Trace => "trace",
+    }
+}
+
+fn reboot(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
+    no_args(args)?;
+    writeln!(out, "rebooting")?;
+    Err(m.reboot())
+}
+
+fn poweroff(
+    m: &mut dyn Machine,
+    args: &Args<'_>,
+    out: &mut dyn Write,
+) -> Result<Outcome, CmdError> {
+    no_args(args)?;
+    writeln!(out, "powering off")?;
+    Err(m.poweroff())
+}
+
+fn crash(m: &mut dyn Machine, args: &Args<'_>, _out: &mut dyn Write) -> Result<Outcome, CmdError> {
+    let how = match args.rest() {
+        [] => "pagefault",
+        [h @ ("pagefault" | "divide" | "panic")] => h,
+        [_] => return Err(CmdError::BadValue("one of pagefault, divide, panic")),
+        _ => return Err(CmdError::Usage),
+    };
+    Err(m.crash(how))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::shell::Shell;
+    use super::*;
+    use crate::mem::{MemoryMap, MemoryRegion, RegionKind};
+
+    struct Fake {
+        map: MemoryMap,
+        cpu: CpuInfo,
+        pci: Vec<PciFunction>,
+        level: LevelFilter,
+        calls: Vec<String>,
+        job_polls: usize,
+    }
+
+    impl Fake {
+        fn new() -> Self {
+            let mut map = MemoryMap::new();
+            map.push(MemoryRegion {
+                start: 0x10_0000,
+                len: 0x1ee_0000,
+                kind: RegionKind::Usable,
+            });
+            let mut cpu = CpuInfo::default();
+            cpu.vendor.copy_from_slice(b"AuthenticAMD");
+            cpu.features.rdrand = true;
+            cpu.features.avx = true;
+            Fake {
+                map,
+                cpu,
+                pci: Vec::new(),
+                level: LevelFilter::Info,
+                calls: vec![],
+                job_polls: 0,
+            }
+        }
+    }
+
+    impl Machine for Fake {
+        fn now_ns(&self) -> u64 {
+            75_500_000_000
+        }
+        fn unix_time_ns(&self) -> Option<u64> {
+            Some(1_000_000_000 * 1_000_000_000)
+        }
+        fn mem_info(&self) -> MemInfo<'_> {
+            MemInfo {
+                map: &self.map,
+                kernel: (0x10_0000, 0x18_0000),
+                heap_used: 2048,
+                heap_size: 8 << 20,
+                dma: (0x100_0000, 8 << 20),
+                free: 12 << 20,
+            }
+        }
+        fn cpu_info(&self) -> &CpuInfo {
+            &self.cpu
+        }
+        fn xcr0(&self) -> u64 {
+            7
+        }
+        fn tsc(&self) -> (u64, &'static str) {
+            (2_112_345_678, "PIT")
+        }
+        fn pci_functions(&self) -> &[PciFunction] {
+            &self.pci
+        }
+        fn log_level(&self) -> LevelFilter {
+            self.level
+        }
+        fn set_log_level(&mut self, level: LevelFilter) {
+            self.level = level;
+        }
+        fn reboot(&mut self) -> CmdError {
+            self.calls.push("reboot".into());
+            CmdError::Failed("no reset method worked")
+        }
+        fn poweroff(&mut self) -> CmdError {
+            self.calls.push("poweroff".into());
+            CmdError::Failed("no ACPI")
+        }
+        fn crash(&mut self, how: &str) -> CmdError {
+            self.calls.push(format!("crash {how}"));
+            CmdError::Failed("survived")
+        }
+        fn poll_job(&mut self, out: &mut dyn Write) -> Outcome {
+            self.job_polls += 1;
+            let _ = writeln!(out, "tick");
+            if self.job_polls < 3 {
+                Outcome::Running
+            } else {
+                Outcome::Done
+            }
+        }
+    }
+
+    fn run(m: &mut Fake, line: &str) -> String {
+        let mut out = String::new();
+        Shell::new().run_line(commands(), line, m, &mut out);
+        out
+    }
+
+    #[test]
+    fn help_lists_every_command_once_with_text() {
+        let out = run(&mut Fake::new(), "help");
+        assert_eq!(out.lines().count(), commands().len());
+        for c in commands() {
+            let line = out
+                .lines()
+                .find(|l| l.trim_start().starts_with(c.name))
+                .unwrap();
+            assert!(line.ends_with(c.help), "{line}");
+        }
+        assert_eq!(run(&mut Fake::new(), "help me"), "error: usage: help \n");
+    }
+
+    #[test]
+    fn unknown_and_blank_lines() {
+        let mut m = Fake::new();
+        assert_eq!(
+            run(&mut m, "frobnicate now"),
+            "error: unknown command 'frobnicate' (try 'help')\n"
+        );
+        assert_eq!(run(&mut m, "   "), "");
+        assert_eq!(run(&mut m, "\"open"), "error: unterminated quote\n");
+    }
+
+    #[test]
+    fn version_uptime_mem_cpu_report() {
+        let mut m = Fake::new();
+        let v = run(&mut m, "version");
+        assert!(
+            v.starts_with(&format!("ringwall {} (git ", crate::VERSION)),
+            "{v}"
+        );
+        assert_eq!(
+            run(&mut m, "uptime"),
+            "up 00:01:15.500, 2001-09-09 01:46:40 UTC\n"
+        );
+        let mem = run(&mut m, "mem");
+        assert!(mem.contains("heap:   2 KiB used of 8 MiB"), "{mem}");
+        assert!(mem.contains("dma:    0x1000000-0x17fffff (8 MiB)"), "{mem}");
+        assert!(mem.contains("memory map (1 entries):"), "{mem}");
+        let cpu = run(&mut m, "cpu");
+        assert!(cpu.contains("cpu:      AuthenticAMD"), "{cpu}");
+        assert!(
+            cpu.contains("avx enabled, avx2 absent, avx512 absent"),
+            "{cpu}"
+        );
+        assert!(
+            cpu.contains("tsc:      2112.345 MHz (PIT), not invariant"),
+            "{cpu}"
+        );
+        assert!(cpu.contains("rdrand yes, rdseed no"), "{cpu}");
+    }
+
+    #[test]
+    fn pci_prints_header_and_rows() {
+        let mut m = Fake::new();
+        m.pci.push(PciFunction {
+            bdf: drivers::pci::Bdf {
+                bus: 0,
+                dev: 0,
+                func: 0,
+            },
+            vendor: 0x8086,
+            device: 0x1237,
+            class: 6,
+            subclass: 0,
+            prog_if: 0,
+            revision: 2,
+            header_type: 0,
+            irq_line: 0,
+            bars: [crate::pci::Bar::None; 6],
+            driver: None,
+        });
+        let out = run(&mut m, "pci");
+        assert!(out.starts_with(TABLE_HEADER));
+        assert!(out.contains("00:00.0  8086:1237      host bridge"), "{out}");
+    }
+
+    #[test]
+    fn log_level_shows_sets_and_refuses() {
+        let mut m = Fake::new();
+        assert_eq!(run(&mut m, "log"), "log level: info\n");
+        assert_eq!(run(&mut m, "log DEBUG"), "log level: debug\n");
+        assert_eq!(m.level, LevelFilter::Debug);
+        let bad = run(&mut m, "log loud");
+        assert!(bad.starts_with("error: log: levels are"), "{bad}");
+        assert_eq!(m.level, LevelFilter::Debug);
+        assert!(run(&mut m, "log a b").starts_with("error: usage: log ["));
+    }
+
+    #[test]
+    fn power_and_crash_reach_the_machine_and_report_failure() {
+        let mut m = Fake::new();
+        assert_eq!(
+            run(&mut m, "reboot"),
+            "rebooting\nerror: reboot: failed: no reset method worked\n"
+        );
+        assert_eq!(
+            run(&mut m, "poweroff"),
+            "powering off\nerror: poweroff: failed: no ACPI\n"
+        );
+        run(&mut m, "crash");
+        run(&mut m, "crash divide");
+        assert!(run(&mut m, "crash softly").contains("one of pagefault"));
+        assert_eq!(
+            m.calls,
+            ["reboot", "poweroff", "crash pagefault", "crash divide"]
+        );
+    }
+
+    #[test]
+    fn running_jobs_are_polled_until_done_or_interrupted() {
+        fn job(_: &mut dyn Machine, _: &Args<'_>, _: &mut dyn Write) -> Result<Outcome, CmdError> {
+            Ok(Outcome::Running)
+        }
+        let table = [Command {
+            name: "wait",
+            usage: "",
+            help: "",
+            run: job,
+        }];
+        let mut m = Fake::new();
+        let mut sh = Shell::new();
+        let mut out = String::new();
+        assert_eq!(
+            sh.run_line(&table, "wait", &mut m, &mut out),
+            Outcome::Running
+        );
+        assert!(sh.busy());
+        assert_eq!(sh.poll(&mut m, &mut out), Outcome::Running);
+        assert_eq!(sh.poll(&mut m, &mut out), Outcome::Running);
+        assert_eq!(sh.poll(&mut m, &mut out), Outcome::Done);
+        assert!(!sh.busy());
+        assert_eq!(out, "tick\ntick\ntick\n");
+        sh.run_line(&table, "wait", &mut m, &mut out);
+        sh.interrupt(&mut m);
+        assert!(!sh.busy());
+    }
+
+    #[test]
+    fn level_names_parse_case_insensitively() {
+        assert_eq!(parse_level("warn"), Some(LevelFilter::Warn));
+        assert_eq!(parse_level("TRACE"), Some(LevelFilter::Trace));
+        assert_eq!(parse_level("verbose"), None);
+    }
+}

@@ -1,0 +1,176 @@
+//! The machine the shell runs against, and the console side of the poll loop.
+//!
+//! [`Kernel`] holds what bring-up found (CPU, memory, PCI functions, the DMA
+//! region still to be handed to drivers) and implements the shell's
+//! [`Machine`] trait over the real hardware. [`ConsoleLoop`] is called once
+//! per poll-loop iteration: it drains the bytes waiting in the UART into the
+//! line editor, runs a command when a line is complete, advances a running
+//! command, and returns without ever waiting for input.
+
+use alloc::vec::Vec;
+
+use drivers::hal::DmaRegion;
+use log::LevelFilter;
+use ringwall_kernel::console::commands::{commands, Machine};
+use ringwall_kernel::console::line::{Event, LineEditor};
+use ringwall_kernel::console::shell::{CmdError, Outcome, Shell};
+use ringwall_kernel::cpu::CpuInfo;
+use ringwall_kernel::mem::{MemInfo, MemoryMap};
+use ringwall_kernel::pci::PciFunction;
+use ringwall_kernel::PROMPT;
+
+use super::serial::{self, Console, RawConsole};
+use super::{heap, memory};
+use crate::arch::x86_64::{boot, power, rtc, tsc};
+
+/// Everything bring-up found, and the hardware behind the shell's commands.
+pub struct Kernel {
+    /// CPU identification.
+    pub cpu: CpuInfo,
+    /// XCR0 in effect.
+    pub xcr0: u64,
+    /// The firmware memory map.
+    pub map: MemoryMap,
+    /// The DMA region as reserved (start, length).
+    pub dma: (u64, usize),
+    /// The DMA region, until the NIC drivers take it.
+    #[allow(dead_code)] // taken by the data path at the DATAPLANE HOOK
+    pub dma_region: Option<DmaRegion>,
+    /// PCI functions found at boot; drivers set `driver` when they bind.
+    pub pci: Vec<PciFunction>,
+}
+
+impl Machine for Kernel {
+    fn now_ns(&self) -> u64 {
+        tsc::now_ns()
+    }
+
+    fn unix_time_ns(&self) -> Option<u64> {
+        rtc::unix_time_ns()
+    }
+
+    fn mem_info(&self) -> MemInfo<'_> {
+        let (heap_used, heap_size) = heap::usage();
+        MemInfo {
+            map: &self.map,
+            kernel: boot::kernel_range(),
+            heap_used,
+            heap_size,
+            dma: self.dma,
+            free: memory::free_bytes(),
+        }
+    }
+
+    fn cpu_info(&self) -> &CpuInfo {
+        &self.cpu
+    }
+
+    fn xcr0(&self) -> u64 {
+        self.xcr0
+    }
+
+    fn tsc(&self) -> (u64, &'static str) {
+        tsc::frequency()
+    }
+
+    fn pci_functions(&self) -> &[PciFunction] {
+        &self.pci
+    }
+
+    fn log_level(&self) -> LevelFilter {
+        log::max_level()
+    }
+
+    fn set_log_level(&mut self, level: LevelFilter) {
+        log::set_max_level(level);
+    }
+
+    fn reboot(&mut self) -> CmdError {
+        power::reboot()
+    }
+
+    fn poweroff(&mut self) -> CmdError {
+        CmdError::Failed(power::poweroff())
+    }
+
+    #[cfg(debug_assertions)]
+    fn crash(&mut self, how: &str) -> CmdError {
+        match how {
+            "divide" => {
+                // Safety: deliberately raises #DE to test the exception path;
+                // the handler never returns here.
+                unsafe {
+                    core::arch::asm!("xor edx, edx", "xor ecx, ecx", "div ecx",
+                        out("eax") _, out("ecx") _, out("edx") _);
+                }
+                CmdError::Failed("the CPU did not fault")
+            }
+            "panic" => panic!("crash command"),
+            _ => {
+                // Safety: deliberately reads the unmapped null page to raise
+                // #PF; the handler never returns here.
+                unsafe {
+                    core::arch::asm!("mov rax, [8]", out("rax") _);
+                }
+                CmdError::Failed("the CPU did not fault")
+            }
+        }
+    }
+}
+
+/// The console half of the poll loop.
+pub struct ConsoleLoop {
+    editor: LineEditor,
+    shell: Shell,
+}
+
+/// Bytes taken from the UART per loop iteration, so a paste cannot starve
+/// the data path.
+const BYTES_PER_POLL: usize = 64;
+
+impl ConsoleLoop {
+    /// A fresh console; prints the first prompt.
+    pub fn new() -> Self {
+        serial::write_bytes(PROMPT.as_bytes());
+        ConsoleLoop {
+            editor: LineEditor::new(),
+            shell: Shell::new(),
+        }
+    }
+
+    /// Handles whatever input is waiting; never blocks.
+    pub fn poll(&mut self, k: &mut Kernel) {
+        for _ in 0..BYTES_PER_POLL {
+            let Some(b) = serial::try_read() else { break };
+            match self.editor.feed(b, &mut RawConsole) {
+                Event::None => {}
+                Event::Interrupt => {
+                    self.shell.interrupt(k);
+                    serial::write_bytes(PROMPT.as_bytes());
+                }
+                Event::Submit => {
+                    let line = self.editor.take_line();
+                    if self.shell.busy() {
+                        crate::kprintln!("busy: Ctrl-C stops the running command");
+                        continue;
+                    }
+                    let done = self
+                        .shell
+                        .run_line(commands(), line.as_str(), k, &mut Console);
+                    if done == Outcome::Done {
+                        serial::write_bytes(PROMPT.as_bytes());
+                    }
+                }
+            }
+        }
+        if self.shell.busy() && self.shell.poll(k, &mut Console) == Outcome::Done {
+            serial::write_bytes(PROMPT.as_bytes());
+        }
+    }
+}
+
+impl Default for ConsoleLoop {
+    fn default() -> Self {
+        Self::new()
+    }
+}
