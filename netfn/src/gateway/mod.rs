@@ -31,3 +31,5 @@ pub mod outer;
 
 #[cfg(test)]
 pub(crate) mod pcap;
+#[cfg(test)]
+mod pipeline_tests;
