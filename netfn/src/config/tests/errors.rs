@@ -324,3 +324,44 @@ fn all_errors_are_collected_in_line_order() {
         msg[0]
     );
 }
+
+#[test]
+fn bad_addresses_and_prefixes_in_every_place() {
+    assert_eq!(
+        one_error(&minimal_with(6, "Gateway = 198.51.100")),
+        (7, ErrorKind::BadAddress("198.51.100".into()))
+    );
+    assert_eq!(
+        one_error(&minimal_with(9, "AllowedIPs = 10.30.0.0/16, 10.31.0.0/33")),
+        (
+            10,
+            ErrorKind::BadPrefix {
+                text: "10.31.0.0/33".into(),
+                cause: crate::prefix::PrefixError::BadLength
+            }
+        )
+    );
+    // A bad AllowedIPs line adds nothing, not even its good entries.
+    let t = minimal_with(9, "AllowedIPs = 10.30.0.0/16, nope");
+    assert_eq!(errors(&t).len(), 1);
+    assert_eq!(
+        one_error(&minimal_with(2, "Address = 10.99.0.255/24")),
+        (3, ErrorKind::AddressNotHost(pfx("10.99.0.255/24")))
+    );
+}
+
+#[test]
+fn messages_name_the_line_or_the_file() {
+    let e = parse("").unwrap_err();
+    assert_eq!(e[0].to_string(), "config: missing section [Interface]");
+    let e = parse(&minimal_with(9, "Endpoint = vpn.example.com:51820")).unwrap_err();
+    assert_eq!(
+        e[0].to_string(),
+        "line 10: endpoint `vpn.example.com:51820` is a host name: the appliance has no DNS resolver, write the IP address"
+    );
+    let e = parse(&minimal_with(2, "MTU = 9000")).unwrap_err();
+    assert_eq!(
+        e[0].to_string(),
+        "line 3: MTU `9000` out of range (576..=1440)"
+    );
+}
