@@ -2,10 +2,10 @@
 //! queues (the ARP frames themselves are in [`super::arp`]).
 //!
 //! Fixed capacity, no allocation after construction: the entries live in a
-//! vector allocated once and used up to its capacity (removal swaps the last
-//! entry in). A lookup scans the entries in use: a LAN of a few hundred hosts
-//! costs a few hundred compares at worst, fine for the first version; a hash
-//! index can replace the scan behind the same API.
+//! vector allocated once and never grown past its capacity, kept sorted by
+//! address so the per-packet lookup is a binary search (8 compares for 256
+//! entries). Inserting and removing shift entries, but those happen per
+//! neighbour, not per packet.
 //!
 //! States follow RFC 4861's model, simplified for ARP (RFC 826, RFC 1122
 //! section 2.3.2.1): an **incomplete** entry is waiting for an answer and
@@ -202,7 +202,9 @@ pub enum Resolve<T> {
 /// `Q` how many may wait per unresolved next hop.
 #[derive(Debug)]
 pub struct NeighTable<T, const Q: usize> {
+    /// Sorted by address; never longer than `capacity`.
     entries: Vec<Entry<T, Q>>,
+    capacity: usize,
     timers: NeighTimers,
     policy: QueuePolicy,
 }
@@ -212,6 +214,7 @@ impl<T, const Q: usize> NeighTable<T, Q> {
     pub fn new(capacity: usize, timers: NeighTimers, policy: QueuePolicy) -> Self {
         NeighTable {
             entries: Vec::with_capacity(capacity),
+            capacity,
             timers,
             policy,
         }
@@ -228,7 +231,23 @@ impl<T, const Q: usize> NeighTable<T, Q> {
     }
 
     fn find(&self, ip: Ipv4Addr) -> Option<usize> {
-        self.entries.iter().position(|e| e.ip == ip)
+        self.entries
+            .binary_search_by_key(&u32::from(ip), |e| u32::from(e.ip))
+            .ok()
+    }
+
+    fn is_full(&self) -> bool {
+        self.entries.len() >= self.capacity
+    }
+
+    /// Inserts an entry for an address not yet in the table, keeping the order.
+    fn insert(&mut self, entry: Entry<T, Q>) {
+        let key = u32::from(entry.ip);
+        let at = self
+            .entries
+            .binary_search_by_key(&key, |e| u32::from(e.ip))
+            .unwrap_or_else(|at| at);
+        self.entries.insert(at, entry);
     }
 
     fn age(&mut self, i: usize, now_ns: u64) {
@@ -276,7 +295,7 @@ impl<T, const Q: usize> NeighTable<T, Q> {
                 NeighState::Incomplete => enqueue(&mut e.queue, item, policy),
             };
         }
-        if self.entries.len() == self.entries.capacity() && !self.evict() {
+        if self.is_full() && !self.evict() {
             return Resolve::Dropped {
                 item,
                 reason: DropReason::NeighTableFull,
@@ -290,7 +309,7 @@ impl<T, const Q: usize> NeighTable<T, Q> {
                 reason: DropReason::ArpQueueFull,
             };
         }
-        self.entries.push(Entry {
+        self.insert(Entry {
             ip,
             mac: [0; 6],
             state: NeighState::Incomplete,
@@ -317,7 +336,7 @@ impl<T, const Q: usize> NeighTable<T, Q> {
             });
         match victim {
             Some(i) => {
-                self.entries.swap_remove(i);
+                self.entries.remove(i);
                 true
             }
             None => false,
@@ -340,10 +359,10 @@ impl<T, const Q: usize> NeighTable<T, Q> {
         let i = match self.find(ip) {
             Some(i) => i,
             None if create => {
-                if self.entries.len() == self.entries.capacity() && !self.evict() {
+                if self.is_full() && !self.evict() {
                     return None;
                 }
-                self.entries.push(Entry {
+                self.insert(Entry {
                     ip,
                     mac,
                     state: NeighState::Reachable,
@@ -413,7 +432,7 @@ impl<T, const Q: usize> NeighTable<T, Q> {
                 _ => false,
             };
             if remove {
-                let mut gone = self.entries.swap_remove(i);
+                let mut gone = self.entries.remove(i);
                 while let Some(item) = gone.queue.pop() {
                     failed(item);
                 }

@@ -212,3 +212,95 @@ fn capacity_is_fixed_and_evicts_the_oldest_resolved_entry() {
     ));
     assert_eq!(t.len(), 2);
 }
+
+#[test]
+fn lookups_find_every_entry_whatever_the_insertion_order() {
+    let mut t = table(64, QueuePolicy::DropNew);
+    let mut n: u32 = 12345;
+    let mut ips = Vec::new();
+    for _ in 0..64 {
+        n = n.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let ip = Ipv4Addr::from(0x0a00_0000 | (n >> 8));
+        let mac = [
+            2,
+            0,
+            (n >> 24) as u8,
+            (n >> 16) as u8,
+            (n >> 8) as u8,
+            n as u8,
+        ];
+        t.learn(ip, mac, 0, true);
+        ips.push((ip, mac));
+    }
+    for (ip, mac) in &ips {
+        assert_eq!(t.lookup(*ip), Some(*mac));
+    }
+    let order: Vec<u32> = t.entries().map(|e| u32::from(e.ip)).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]));
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Resolve(u8),
+        Learn(u8, bool),
+        Poll(u16),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..12).prop_map(Op::Resolve),
+            (0u8..12, any::<bool>()).prop_map(|(h, c)| Op::Learn(h, c)),
+            (0u16..3000).prop_map(Op::Poll),
+        ]
+    }
+
+    proptest! {
+        /// Every item handed to the table comes back exactly once (sent,
+        /// released, dropped or failed), the table never outgrows its
+        /// capacity, and it stays sorted.
+        #[test]
+        fn items_are_conserved(ops in proptest::collection::vec(op(), 0..200), oldest in any::<bool>()) {
+            let policy = if oldest { QueuePolicy::DropOldest } else { QueuePolicy::DropNew };
+            let mut t = table(5, policy);
+            let mut now = 0u64;
+            let mut next = 0u32;
+            let mut back: Vec<u32> = Vec::new();
+            let ip = |h: u8| Ipv4Addr::new(10, 0, 0, h + 1);
+            for op in ops {
+                match op {
+                    Op::Resolve(h) => {
+                        next += 1;
+                        match t.resolve(ip(h), next, now) {
+                            Resolve::Ready { item, .. } | Resolve::Dropped { item, .. } => back.push(item),
+                            Resolve::Queued { .. } => {}
+                        }
+                    }
+                    Op::Learn(h, create) => {
+                        if let Some(q) = t.learn(ip(h), [2, 0, 0, 0, 0, h], now, create) {
+                            back.extend(drain(q));
+                        }
+                    }
+                    Op::Poll(ms) => {
+                        now += ms as u64 * 1_000_000;
+                        t.poll(now, |_| {}, |x| back.push(x));
+                    }
+                }
+                prop_assert!(t.len() <= 5);
+                let order: Vec<u32> = t.entries().map(|e| u32::from(e.ip)).collect();
+                prop_assert!(order.windows(2).all(|w| w[0] < w[1]));
+            }
+            // Give up on everything still waiting.
+            for _ in 0..4 {
+                now += 10 * S;
+                t.poll(now, |_| {}, |x| back.push(x));
+            }
+            back.sort_unstable();
+            let expect: Vec<u32> = (1..=next).collect();
+            prop_assert_eq!(back, expect);
+        }
+    }
+}
