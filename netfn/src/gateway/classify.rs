@@ -206,4 +206,18 @@ mod tests {
             LanFrame::Refused(FrameError::UnsupportedEthertype(0x8100))
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn random_frames_never_panic(frame in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = classify_lan(&frame, &r());
+            let mut f = frame.clone();
+            if f.len() >= 14 {
+                // Steer half the cases into the IPv4 path.
+                f[0..6].copy_from_slice(&r().mac);
+                f[12..14].copy_from_slice(&[0x08, 0x00]);
+            }
+            let _ = classify_lan(&f, &r());
+        }
+    }
 }

@@ -279,4 +279,25 @@ mod tests {
         );
         assert_eq!(build(echo, &mut out[..60]), Err(NoIcmp::BufferTooSmall));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn random_packets_never_panic_and_errors_verify(p in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..700)) {
+            let mut p = p;
+            if p.len() >= 20 {
+                p[0] = 0x45;
+                let n = p.len() as u16;
+                p[2..4].copy_from_slice(&n.to_be_bytes());
+                p[10..12].copy_from_slice(&[0, 0]);
+                let c = checksum::checksum(&p[..20]);
+                p[10..12].copy_from_slice(&c.to_be_bytes());
+            }
+            let mut out = [0u8; 600];
+            if let Ok(n) = build_error(IcmpError::HostUnreachable, &p, R, 1, &mut out) {
+                proptest::prop_assert!(n <= MAX_ERROR_LEN);
+                proptest::prop_assert_eq!(checksum::checksum(&out[..20]), 0);
+                proptest::prop_assert_eq!(checksum::checksum(&out[20..n]), 0);
+            }
+        }
+    }
 }

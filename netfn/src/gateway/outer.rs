@@ -397,4 +397,26 @@ mod tests {
         // R's own reply goes to A's MAC.
         assert_eq!(classify_wan(r[4], &me), WanFrame::NotForUs);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn random_frames_never_panic(frame in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = classify_wan(&frame, &us());
+            let mut f = frame.clone();
+            if f.len() >= 34 {
+                // Steer into the UDP path with a valid IPv4 header checksum.
+                f[0..6].copy_from_slice(&WAN_MAC);
+                f[12..14].copy_from_slice(&[0x08, 0x00]);
+                f[14] = 0x45;
+                f[23] = 17;
+                f[30..34].copy_from_slice(&[198, 51, 100, 1]);
+                f[24..26].copy_from_slice(&[0, 0]);
+                let c = crate::gateway::checksum::checksum(&f[14..34]);
+                f[24..26].copy_from_slice(&c.to_be_bytes());
+            }
+            if let WanFrame::WireGuard { offset, len, .. } = classify_wan(&f, &us()) {
+                proptest::prop_assert!(offset + len <= f.len());
+            }
+        }
+    }
 }
