@@ -79,6 +79,8 @@ pub enum ErrorKind {
     BadEndpoint(String),
     /// An Endpoint given as a host name: the appliance has no resolver.
     EndpointIsDnsName(String),
+    /// An IPv6 Endpoint: the WAN port has an IPv4 address only in this version.
+    EndpointNotIpv4(String),
     /// PersistentKeepalive that is not `off` or a number in 0..=65535.
     BadKeepalive(String),
     /// MTU that is not a number in [`super::MTU_RANGE`].
@@ -174,6 +176,10 @@ impl fmt::Display for ErrorKind {
             EndpointIsDnsName(t) => write!(
                 f,
                 "endpoint `{t}` is a host name: the appliance has no DNS resolver, write the IP address"
+            ),
+            EndpointNotIpv4(t) => write!(
+                f,
+                "endpoint `{t}` is IPv6, but the WAN port is IPv4 only in this version"
             ),
             BadKeepalive(t) => write!(
                 f,

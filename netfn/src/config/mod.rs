@@ -15,8 +15,9 @@
 //! - `ListenPort` defaults to [`DEFAULT_LISTEN_PORT`] (51820) instead of a
 //!   random port: peers are configured with the gateway's Endpoint, so the
 //!   port must be known. Port 0 is refused.
-//! - Endpoints must be IP literals (`a.b.c.d:port`, `[v6]:port`): the
-//!   appliance has no DNS resolver, and a name is reported as such.
+//! - Endpoints must be IP literals (`a.b.c.d:port`; `[v6]:port` parses but
+//!   is refused while the WAN port is IPv4-only): the appliance has no DNS
+//!   resolver, and a name is reported as such.
 //! - The same AllowedIPs prefix on two peers is an error (wg silently moves it
 //!   to the last peer); nested prefixes are fine, longest match wins.
 //! - LAN, WAN and tunnel addresses are IPv4 (the first version forwards IPv4

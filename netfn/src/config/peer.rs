@@ -63,7 +63,14 @@ impl PeerFields {
                 parse_allowed_ips(v, &mut more)?;
                 self.allowed_ips = more;
             }
-            Setting::Endpoint => self.endpoint = Some(parse_endpoint(v)?),
+            Setting::Endpoint => {
+                let e = parse_endpoint(v)?;
+                // The WAN port has an IPv4 address only: a v6 endpoint is unreachable.
+                if e.is_ipv6() {
+                    return Err(ErrorKind::EndpointNotIpv4(v.into()));
+                }
+                self.endpoint = Some(e);
+            }
             Setting::PersistentKeepalive => self.persistent_keepalive = parse_keepalive(v)?,
             _ => return Err(unknown_peer_key(key.name())),
         }

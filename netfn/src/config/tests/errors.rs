@@ -168,6 +168,10 @@ fn endpoint_errors() {
         (10, ErrorKind::BadEndpoint("2001:db8::7:51820".into()))
     );
     assert_eq!(
+        at("[2001:db8::7]:51820"),
+        (10, ErrorKind::EndpointNotIpv4("[2001:db8::7]:51820".into()))
+    );
+    assert_eq!(
         at("[2001:db8::7]"),
         (10, ErrorKind::BadEndpoint("[2001:db8::7]".into()))
     );
