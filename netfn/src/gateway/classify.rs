@@ -11,7 +11,7 @@
 //! or to the LAN's subnet broadcast goes to the host stack (which drops what
 //! it does not want), IPv4 multicast is refused as not forwarded, and a
 //! unicast IP packet that arrived in a link-layer broadcast or multicast
-//! frame is refused too (RFC 1812 section 5.3.4: a router must not forward
+//! frame is refused too (RFC 1812 section 5.3.4: a router should not forward
 //! it). Frames to another unicast MAC (a NIC in promiscuous mode) are not
 //! for us.
 

@@ -7,7 +7,7 @@
 //! The UDP checksum is zero, which RFC 768 allows over IPv4: WireGuard's
 //! AEAD tag already authenticates every byte that matters, and skipping the
 //! checksum saves a pass over the payload. DF is set (RFC 6864 then lets
-//! the ID be anything; it still comes from a counter, as Linux does), TTL 64.
+//! the ID be anything; it still comes from a counter), TTL 64.
 //!
 //! Receive sorts a WAN frame into: ARP, a WireGuard datagram for the engine
 //! (UDP to our address and listen port), other IPv4 for the appliance's own
