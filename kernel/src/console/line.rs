@@ -111,6 +111,11 @@ impl LineEditor {
     /// Feeds one received byte; the terminal echo goes to `echo`.
     pub fn feed(&mut self, b: u8, echo: &mut dyn Write) -> Event {
         let after_cr = core::mem::replace(&mut self.after_cr, false);
+        // A control byte always aborts an escape sequence and then acts as
+        // itself, so Ctrl-C and Enter work even after a stray ESC.
+        if b < 0x20 {
+            self.esc = Esc::Idle;
+        }
         match self.esc {
             Esc::Escape => {
                 self.esc = if b == b'[' { Esc::Csi } else { Esc::Idle };
@@ -128,8 +133,7 @@ impl LineEditor {
                         self.esc = Esc::Idle;
                         self.history_step(false, echo);
                     }
-                    // Any other final byte ends the sequence; a control byte
-                    // aborts it (and is otherwise ignored).
+                    // Any other final byte ends the sequence.
                     _ => self.esc = Esc::Idle,
                 }
                 return Event::None;
@@ -288,6 +292,17 @@ mod tests {
         type_all(&mut ed, b"a\x1b[1;5Cb\x1bOc\x00\x07\xff\xc3\xa9d");
         // ESC O is a two-byte sequence here: the `O` is swallowed, `c` is kept.
         assert_eq!(ed.current(), "abcd");
+    }
+
+    #[test]
+    fn control_bytes_abort_escape_sequences_and_still_act() {
+        let mut ed = LineEditor::new();
+        type_all(&mut ed, b"junk\x1b[1");
+        let (events, _) = type_all(&mut ed, b"\x03");
+        assert_eq!(events, [Event::Interrupt]);
+        let (events, _) = type_all(&mut ed, b"ok\x1b\r");
+        assert_eq!(events.last(), Some(&Event::Submit));
+        assert_eq!(ed.take_line().as_str(), "ok");
     }
 
     #[test]
