@@ -67,7 +67,7 @@ pub extern "C" fn kmain(magic: u32, info_addr: u32) -> ! {
 
     let text = boot::text_range();
     let (_, image_end) = boot::kernel_range();
-    if let Err(e) = paging::init(text, image_end, cpu.features.nx) {
+    if let Err(e) = paging::init(text, image_end, cpu.features.nx, &bi.memory) {
         panic!("cannot build the page tables: {e:?}");
     }
     info!(

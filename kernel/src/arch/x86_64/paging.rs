@@ -5,10 +5,13 @@
 //! 2 MiB pages (SDM vol. 3A, 4.5), except the 2 MiB blocks holding the kernel
 //! image, which use 4 KiB pages so that code is read-only and executable,
 //! everything else is non-executable (NX) and page 0 stays unmapped to catch
-//! null pointers. The PCI hole (0xC000_0000..4 GiB) is uncached (PCD|PWT).
+//! null pointers. Blocks that hold no RAM according to the firmware's memory
+//! map are device memory (the PCI hole starts at 2 GiB under OVMF with little
+//! RAM, at 3 GiB under SeaBIOS) and are mapped uncached (PCD|PWT).
 //! RAM above 4 GiB and 64-bit BARs are added with [`map`] / [`map_mmio`].
 //! Table pages come from a fixed pool in .bss, so mapping needs no allocator.
 
+use ringwall_kernel::mem::{MemoryMap, RegionKind};
 use spin::Mutex;
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::PhysFrame;
@@ -27,8 +30,6 @@ mod pte {
 
 const PAGE: u64 = 4096;
 const HUGE: u64 = 2 << 20;
-/// Start of the PCI MMIO hole below 4 GiB on PC chipsets.
-const PCI_HOLE: u64 = 0xc000_0000;
 const FOUR_GIB: u64 = 1 << 32;
 /// Table pages available (PML4, PDPTs, PDs, PTs).
 const POOL: usize = 48;
@@ -134,8 +135,9 @@ impl Tables {
 
 /// Builds the final tables and switches CR3 to them. `text` is the
 /// executable range of the image, `image_end` one past the kernel image,
-/// `nx` whether the CPU (and EFER.NXE) supports no-execute.
-pub fn init(text: (u64, u64), image_end: u64, nx: bool) -> Result<(), MapError> {
+/// `nx` whether the CPU (and EFER.NXE) supports no-execute; `map` says where
+/// RAM is.
+pub fn init(text: (u64, u64), image_end: u64, nx: bool, map: &MemoryMap) -> Result<(), MapError> {
     let mut t = TABLES.lock();
     t.nx = if nx { pte::NO_EXECUTE } else { 0 };
     t.new_table()?; // the PML4 is pool page 0
@@ -149,7 +151,7 @@ pub fn init(text: (u64, u64), image_end: u64, nx: bool) -> Result<(), MapError> 
                 p if p >= text.0 && p < text.1 => pte::PRESENT,
                 _ => pte::PRESENT | data,
             })?;
-        } else if block >= PCI_HOLE {
+        } else if !holds_ram(map, block) {
             let f = t.flags(Kind::Mmio);
             t.map_huge(block, f)?;
         } else {
@@ -163,6 +165,17 @@ pub fn init(text: (u64, u64), image_end: u64, nx: bool) -> Result<(), MapError> 
     // address in use stays valid across the switch.
     unsafe { Cr3::write(root, Cr3Flags::empty()) };
     Ok(())
+}
+
+/// True when any part of the 2 MiB block at `block` is RAM (usable or
+/// ACPI-owned), which must stay cacheable.
+fn holds_ram(map: &MemoryMap, block: u64) -> bool {
+    map.regions().iter().any(|r| {
+        r.kind != RegionKind::Reserved
+            && r.kind != RegionKind::Bad
+            && r.start < block + HUGE
+            && r.end() > block
+    })
 }
 
 /// Identity-maps `[phys, phys + len)` with 2 MiB pages of `kind`.
