@@ -2,10 +2,11 @@
 //!
 //! WireGuard's AEAD nonce is 4 zero bytes followed by a 64-bit little-endian
 //! counter (paper section 5.4.6), so the trait takes the counter, not a nonce.
-//! Keys are passed as raw 32-byte arrays on every call: the session keeps
-//! them in that form (zeroable, and ready for a later burst/SIMD back end
-//! that wants many keys side by side). Building a `ring` key from 32 bytes
-//! is a copy, so nothing is lost by not caching it.
+//! A session prepares its two keys once ([`Aead::prepare`]) and keeps the
+//! raw 32-byte form too (zeroable, and ready for a later burst/SIMD back end
+//! that wants many keys side by side). Preparing per packet would cost: a
+//! `ring` key is an enum sized for AES-GCM's expanded tables, so building
+//! one moves several hundred bytes, a measurable share of a 64-byte seal.
 //!
 //! - [`RingAead`]: BoringSSL's assembly through `ring`; the data path uses it
 //!   because it is several times faster than the portable code.
@@ -25,26 +26,61 @@ pub enum AeadError {
     BadTag,
     /// The back end refused the input (longer than the AEAD allows).
     TooLong,
+    /// The back end refused the key.
+    BadKey,
 }
 
 /// An in-place ChaCha20-Poly1305 with WireGuard's counter nonce.
 pub trait Aead {
-    /// Encrypts `buf` in place and returns the tag.
+    /// A key prepared for repeated use; wiped when dropped.
+    type Key;
+
+    /// Prepares a raw key.
+    fn prepare(key: &[u8; 32]) -> Result<Self::Key, AeadError>;
+
+    /// Encrypts `buf` in place under a prepared key and writes the tag to
+    /// `tag` (an out parameter: returning a `Result` of an array makes the
+    /// compiler shuffle it through the stack unaligned, which costs a
+    /// store-forwarding stall per packet).
+    fn seal(
+        key: &Self::Key,
+        counter: u64,
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &mut [u8; TAG_LEN],
+    ) -> Result<(), AeadError>;
+
+    /// Checks `tag` and decrypts `buf` in place; `buf` is unspecified on error.
+    fn open(
+        key: &Self::Key,
+        counter: u64,
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), AeadError>;
+
+    /// Encrypts `buf` in place under a raw key (one-off uses) and returns the tag.
     fn seal_in_place(
         key: &[u8; 32],
         counter: u64,
         aad: &[u8],
         buf: &mut [u8],
-    ) -> Result<[u8; TAG_LEN], AeadError>;
+    ) -> Result<[u8; TAG_LEN], AeadError> {
+        let mut tag = [0u8; TAG_LEN];
+        Self::seal(&Self::prepare(key)?, counter, aad, buf, &mut tag)?;
+        Ok(tag)
+    }
 
-    /// Checks `tag` and decrypts `buf` in place; `buf` is unspecified on error.
+    /// Checks `tag` and decrypts `buf` in place under a raw key.
     fn open_in_place(
         key: &[u8; 32],
         counter: u64,
         aad: &[u8],
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
-    ) -> Result<(), AeadError>;
+    ) -> Result<(), AeadError> {
+        Self::open(&Self::prepare(key)?, counter, aad, buf, tag)
+    }
 }
 
 /// The 96-bit nonce for a counter: 4 zero bytes, then the counter in little endian.
@@ -58,55 +94,71 @@ pub fn nonce(counter: u64) -> [u8; 12] {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RingAead;
 
-impl RingAead {
-    fn key(key: &[u8; 32]) -> Result<ring::aead::LessSafeKey, AeadError> {
-        // A 32-byte key is the only length ChaCha20 takes, so this cannot
-        // fail; the error is mapped instead of unwrapped all the same.
-        ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, key)
-            .map(ring::aead::LessSafeKey::new)
-            .map_err(|_| AeadError::TooLong)
+/// A prepared `ring` key. `ring` does not wipe its keys, so dropping one
+/// overwrites it in place with a key of zeros first.
+pub struct RingKey(ring::aead::LessSafeKey);
+
+fn ring_key(key: &[u8; 32]) -> Result<ring::aead::LessSafeKey, AeadError> {
+    // A 32-byte key is the only length ChaCha20 takes, so this cannot
+    // fail; the error is mapped instead of unwrapped all the same.
+    ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, key)
+        .map(ring::aead::LessSafeKey::new)
+        .map_err(|_| AeadError::BadKey)
+}
+
+impl Drop for RingKey {
+    fn drop(&mut self) {
+        if let Ok(zero) = ring_key(&[0; 32]) {
+            self.0 = zero;
+        }
     }
 }
 
 impl Aead for RingAead {
+    type Key = RingKey;
+
+    fn prepare(key: &[u8; 32]) -> Result<RingKey, AeadError> {
+        ring_key(key).map(RingKey)
+    }
+
     #[inline]
-    fn seal_in_place(
-        key: &[u8; 32],
+    fn seal(
+        key: &RingKey,
         counter: u64,
         aad: &[u8],
         buf: &mut [u8],
-    ) -> Result<[u8; TAG_LEN], AeadError> {
-        let k = Self::key(key)?;
-        let tag = k
+        tag: &mut [u8; TAG_LEN],
+    ) -> Result<(), AeadError> {
+        let t = key
+            .0
             .seal_in_place_separate_tag(
                 ring::aead::Nonce::assume_unique_for_key(nonce(counter)),
                 ring::aead::Aad::from(aad),
                 buf,
             )
             .map_err(|_| AeadError::TooLong)?;
-        let mut out = [0u8; TAG_LEN];
-        out.copy_from_slice(tag.as_ref());
-        Ok(out)
+        tag.copy_from_slice(t.as_ref());
+        Ok(())
     }
 
     #[inline]
-    fn open_in_place(
-        key: &[u8; 32],
+    fn open(
+        key: &RingKey,
         counter: u64,
         aad: &[u8],
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<(), AeadError> {
-        let k = Self::key(key)?;
-        k.open_in_place_separate_tag(
-            ring::aead::Nonce::assume_unique_for_key(nonce(counter)),
-            ring::aead::Aad::from(aad),
-            ring::aead::Tag::from(*tag),
-            buf,
-            0..,
-        )
-        .map(|_| ())
-        .map_err(|_| AeadError::BadTag)
+        key.0
+            .open_in_place_separate_tag(
+                ring::aead::Nonce::assume_unique_for_key(nonce(counter)),
+                ring::aead::Aad::from(aad),
+                ring::aead::Tag::from(*tag),
+                buf,
+                0..,
+            )
+            .map(|_| ())
+            .map_err(|_| AeadError::BadTag)
     }
 }
 
@@ -115,27 +167,33 @@ impl Aead for RingAead {
 pub struct RustCryptoAead;
 
 impl Aead for RustCryptoAead {
-    fn seal_in_place(
-        key: &[u8; 32],
+    type Key = ChaCha20Poly1305;
+
+    fn prepare(key: &[u8; 32]) -> Result<ChaCha20Poly1305, AeadError> {
+        Ok(ChaCha20Poly1305::new(key.into()))
+    }
+
+    fn seal(
+        c: &ChaCha20Poly1305,
         counter: u64,
         aad: &[u8],
         buf: &mut [u8],
-    ) -> Result<[u8; TAG_LEN], AeadError> {
-        let c = ChaCha20Poly1305::new(key.into());
-        let tag = c
+        tag: &mut [u8; TAG_LEN],
+    ) -> Result<(), AeadError> {
+        let t = c
             .encrypt_in_place_detached(&nonce(counter).into(), aad, buf)
             .map_err(|_| AeadError::TooLong)?;
-        Ok(tag.into())
+        tag.copy_from_slice(&t);
+        Ok(())
     }
 
-    fn open_in_place(
-        key: &[u8; 32],
+    fn open(
+        c: &ChaCha20Poly1305,
         counter: u64,
         aad: &[u8],
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<(), AeadError> {
-        let c = ChaCha20Poly1305::new(key.into());
         c.decrypt_in_place_detached(&nonce(counter).into(), aad, buf, tag.into())
             .map_err(|_| AeadError::BadTag)
     }

@@ -158,7 +158,7 @@ pub struct Engine<R: Rng, A: Aead = RingAead> {
     pub(crate) listen_port: u16,
     pub(crate) mtu: usize,
     pub(crate) rng: R,
-    pub(crate) peers: Vec<Option<Peer>>,
+    pub(crate) peers: Vec<Option<Peer<A>>>,
     pub(crate) by_key: BTreeMap<[u8; 32], PeerId>,
     pub(crate) by_index: BTreeMap<u32, PeerId>,
     pub(crate) allowed: AllowedIps,
@@ -390,11 +390,11 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         self.rekey_after_messages = n;
     }
 
-    pub(crate) fn peer(&self, id: PeerId) -> Option<&Peer> {
+    pub(crate) fn peer(&self, id: PeerId) -> Option<&Peer<A>> {
         self.peers.get(id.0 as usize).and_then(|p| p.as_ref())
     }
 
-    pub(crate) fn peer_mut(&mut self, id: PeerId) -> Result<&mut Peer, PeerError> {
+    pub(crate) fn peer_mut(&mut self, id: PeerId) -> Result<&mut Peer<A>, PeerError> {
         self.peers
             .get_mut(id.0 as usize)
             .and_then(|p| p.as_mut())

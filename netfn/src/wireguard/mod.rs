@@ -135,6 +135,8 @@ pub enum Error {
     NoRoom,
     /// The peer handle names no peer.
     NoSuchPeer,
+    /// The AEAD back end refused a derived key (cannot happen with 32-byte keys).
+    BadKey,
 }
 
 impl fmt::Display for Error {

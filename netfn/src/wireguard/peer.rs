@@ -8,6 +8,7 @@
 //! index map from our receiver indices to peers; every place that drops a
 //! keypair here hands its index back so the engine can forget it.
 
+use super::aead::Aead;
 use super::cookie::CookieState;
 use super::handshake::InitiatorState;
 use super::session::Keypair;
@@ -69,7 +70,7 @@ pub enum Slot {
 }
 
 /// A peer and everything the engine keeps about it.
-pub struct Peer {
+pub struct Peer<A: Aead> {
     pub(crate) public: [u8; 32],
     pub(crate) psk: Zeroizing<[u8; 32]>,
     pub(crate) has_psk: bool,
@@ -84,18 +85,18 @@ pub struct Peer {
     pub(crate) last_timestamp: Option<Tai64n>,
     /// When we last consumed an initiation from this peer.
     pub(crate) last_initiation_consumed: Option<u64>,
-    pub(crate) current: Option<Box<Keypair>>,
-    pub(crate) previous: Option<Box<Keypair>>,
-    pub(crate) next: Option<Box<Keypair>>,
+    pub(crate) current: Option<Box<Keypair<A>>>,
+    pub(crate) previous: Option<Box<Keypair<A>>>,
+    pub(crate) next: Option<Box<Keypair<A>>>,
     pub(crate) timers: Timers,
     pub(crate) rx_bytes: u64,
     pub(crate) tx_bytes: u64,
     pub(crate) last_handshake: Option<(u64, u64)>,
 }
 
-impl Peer {
+impl<A: Aead> Peer<A> {
     /// A peer with no session yet.
-    pub(crate) fn new(cfg: &PeerConfig, static_static: Zeroizing<[u8; 32]>) -> Peer {
+    pub(crate) fn new(cfg: &PeerConfig, static_static: Zeroizing<[u8; 32]>) -> Peer<A> {
         Peer {
             public: cfg.public_key,
             psk: Zeroizing::new(cfg.preshared_key.unwrap_or([0; 32])),
@@ -121,7 +122,7 @@ impl Peer {
     /// The slot holding the keypair with local index `idx`.
     #[inline]
     pub(crate) fn slot_of(&self, idx: u32) -> Option<Slot> {
-        let is = |k: &Option<Box<Keypair>>| k.as_ref().is_some_and(|k| k.local_index == idx);
+        let is = |k: &Option<Box<Keypair<A>>>| k.as_ref().is_some_and(|k| k.local_index == idx);
         if is(&self.current) {
             Some(Slot::Current)
         } else if is(&self.next) {
@@ -135,7 +136,7 @@ impl Peer {
 
     /// The keypair in `slot`.
     #[inline]
-    pub(crate) fn keypair_mut(&mut self, slot: Slot) -> Option<&mut Keypair> {
+    pub(crate) fn keypair_mut(&mut self, slot: Slot) -> Option<&mut Keypair<A>> {
         match slot {
             Slot::Current => self.current.as_deref_mut(),
             Slot::Previous => self.previous.as_deref_mut(),
@@ -145,13 +146,13 @@ impl Peer {
 
     /// The current keypair if it may still send at `now`.
     #[inline]
-    pub(crate) fn sending_keypair(&mut self, now: u64) -> Option<&mut Keypair> {
+    pub(crate) fn sending_keypair(&mut self, now: u64) -> Option<&mut Keypair<A>> {
         self.current.as_deref_mut().filter(|k| k.can_send(now))
     }
 
     /// Installs a keypair we derived as initiator: it becomes current at once.
     /// Returns the local indices of the keypairs it pushes out.
-    pub(crate) fn install_initiator(&mut self, kp: Box<Keypair>) -> [Option<u32>; 2] {
+    pub(crate) fn install_initiator(&mut self, kp: Box<Keypair<A>>) -> [Option<u32>; 2] {
         let dropped_prev = self.previous.take().map(|k| k.local_index);
         let dropped_next = self.next.take().map(|k| k.local_index);
         self.previous = self.current.take();
@@ -161,7 +162,7 @@ impl Peer {
 
     /// Installs a keypair we derived as responder: it waits in `next`.
     /// Returns the local index of the keypair it replaces.
-    pub(crate) fn install_responder(&mut self, kp: Box<Keypair>) -> Option<u32> {
+    pub(crate) fn install_responder(&mut self, kp: Box<Keypair<A>>) -> Option<u32> {
         let dropped = self.next.take().map(|k| k.local_index);
         self.next = Some(kp);
         dropped

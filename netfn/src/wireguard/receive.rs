@@ -95,7 +95,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         if !kp.can_receive(t) {
             return Err(Error::SessionExpired);
         }
-        let n = kp.open::<A>(counter, msg)?;
+        let n = kp.open(counter, msg)?;
         // Authenticated from here on.
         let lastminute =
             kp.initiator && kp.age(t) >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT;
@@ -160,6 +160,10 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         Ok(None)
     }
 
+    // Kept out of line: inlined, its large locals would bloat the
+    // transport path's stack frame.
+    #[cold]
+    #[inline(never)]
     fn receive_initiation(
         &mut self,
         now: Time,
@@ -218,7 +222,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         // Accepted: commit.
         peer.last_timestamp = Some(consumed.timestamp);
         peer.last_initiation_consumed = Some(t);
-        if let Some(old) = peer.install_responder(Box::new(Keypair::new(&keys, t))) {
+        if let Some(old) = peer.install_responder(Box::new(Keypair::new(&keys, t)?)) {
             self.by_index.remove(&old);
         }
         self.by_index.insert(index, id);
@@ -236,6 +240,10 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         })
     }
 
+    // Kept out of line: inlined, its large locals would bloat the
+    // transport path's stack frame.
+    #[cold]
+    #[inline(never)]
     fn receive_response(
         &mut self,
         now: Time,
@@ -266,7 +274,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         // Accepted: the handshake's index now names the new keypair.
         peer.handshake = None;
         for old in peer
-            .install_initiator(Box::new(Keypair::new(&keys, t)))
+            .install_initiator(Box::new(Keypair::new(&keys, t)?))
             .into_iter()
             .flatten()
         {
@@ -291,6 +299,10 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         })
     }
 
+    // Kept out of line: inlined, its large locals would bloat the
+    // transport path's stack frame.
+    #[cold]
+    #[inline(never)]
     fn receive_cookie_reply(&mut self, now: Time, msg: &[u8]) -> Result<Decap, Error> {
         let view = CookieReply::new_checked(msg)?;
         let idx = view.receiver();

@@ -88,7 +88,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
             return Err(Error::NoRoom);
         }
         buf[end..start + padded].fill(0);
-        kp.seal::<A>(buf, start, padded)?;
+        kp.seal(buf, start, padded)?;
         if kp.initiator && (kp.age(t) >= REKEY_AFTER_TIME || kp.sent() >= rekey_msgs) {
             peer.timers.handshake_wanted = true;
         }
@@ -135,7 +135,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
     }
 
     pub(crate) fn seal_keepalive(
-        p: &mut Peer,
+        p: &mut Peer<A>,
         t: u64,
         out: &mut [u8],
     ) -> Result<Option<(usize, SocketAddr)>, Error> {
@@ -148,7 +148,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         if out.len() < TRANSPORT_MIN_LEN {
             return Err(Error::NoRoom);
         }
-        kp.seal::<A>(out, TRANSPORT_HEADER_LEN, 0)?;
+        kp.seal(out, TRANSPORT_HEADER_LEN, 0)?;
         p.tx_bytes += TRANSPORT_MIN_LEN as u64;
         p.timers.auth_sent(t, p.persistent_keepalive);
         Ok(Some((TRANSPORT_MIN_LEN, ep)))
@@ -156,6 +156,8 @@ impl<R: Rng, A: Aead> Engine<R, A> {
 
     /// Builds an initiation for `id` into `out`. `retry` marks a
     /// retransmission, which is exempt from the REKEY_TIMEOUT rate limit.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn initiate(
         &mut self,
         now: Time,

@@ -12,35 +12,40 @@ use super::handshake::SessionKeys;
 use super::messages::{Transport, TRANSPORT_HEADER_LEN, TYPE_TRANSPORT};
 use super::replay::{ReplayError, ReplayWindow};
 use super::{Error, REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME};
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::Zeroize;
 
-/// One session's keys and counters.
-#[derive(Zeroize, ZeroizeOnDrop)]
-pub struct Keypair {
+/// One session's keys and counters; keys are wiped when it is dropped.
+pub struct Keypair<A: Aead> {
     send_key: [u8; 32],
     recv_key: [u8; 32],
+    send: A::Key,
+    recv: A::Key,
     /// Our index for this session (the peer's messages carry it).
-    #[zeroize(skip)]
     pub local_index: u32,
     /// The peer's index for this session (our messages carry it).
-    #[zeroize(skip)]
     pub remote_index: u32,
-    #[zeroize(skip)]
     send_counter: u64,
-    #[zeroize(skip)]
     replay: ReplayWindow,
     /// When the handshake finished (monotonic ns).
-    #[zeroize(skip)]
     pub created: u64,
     /// True when we sent the initiation of this session.
-    #[zeroize(skip)]
     pub initiator: bool,
 }
 
-impl Keypair {
+impl<A: Aead> Drop for Keypair<A> {
+    fn drop(&mut self) {
+        // The prepared keys wipe themselves (`A::Key`'s own drop).
+        self.send_key.zeroize();
+        self.recv_key.zeroize();
+    }
+}
+
+impl<A: Aead> Keypair<A> {
     /// The keypair of a finished handshake.
-    pub fn new(k: &SessionKeys, now: u64) -> Keypair {
-        Keypair {
+    pub fn new(k: &SessionKeys, now: u64) -> Result<Keypair<A>, Error> {
+        Ok(Keypair {
+            send: A::prepare(&k.send).map_err(|_| Error::BadKey)?,
+            recv: A::prepare(&k.recv).map_err(|_| Error::BadKey)?,
             send_key: k.send,
             recv_key: k.recv,
             local_index: k.local_index,
@@ -49,7 +54,7 @@ impl Keypair {
             replay: ReplayWindow::default(),
             created: now,
             initiator: k.initiator,
-        }
+        })
     }
 
     /// The raw transport keys (send, receive), for burst back ends.
@@ -81,12 +86,7 @@ impl Keypair {
     /// zeros) and writes the header before it and the tag after it. The
     /// caller checked `start >= 16` and the tailroom. Returns the counter.
     #[inline]
-    pub fn seal<A: Aead>(
-        &mut self,
-        buf: &mut [u8],
-        start: usize,
-        padded: usize,
-    ) -> Result<u64, Error> {
+    pub fn seal(&mut self, buf: &mut [u8], start: usize, padded: usize) -> Result<u64, Error> {
         let counter = self.send_counter;
         if counter >= REJECT_AFTER_MESSAGES {
             return Err(Error::SessionExpired);
@@ -102,9 +102,8 @@ impl Keypair {
         h.set_msg_type(TYPE_TRANSPORT);
         h.set_receiver(self.remote_index);
         h.set_counter(counter);
-        let t =
-            A::seal_in_place(&self.send_key, counter, &[], payload).map_err(|_| Error::NoRoom)?;
-        tag.copy_from_slice(&t);
+        let tag: &mut [u8; TAG_LEN] = tag.try_into().map_err(|_| Error::NoRoom)?;
+        A::seal(&self.send, counter, &[], payload, tag).map_err(|_| Error::NoRoom)?;
         self.send_counter = counter + 1;
         Ok(counter)
     }
@@ -113,7 +112,7 @@ impl Keypair {
     /// tag first, then the replay window. Returns the plaintext length
     /// (starting 16 bytes into `msg`).
     #[inline]
-    pub fn open<A: Aead>(&mut self, counter: u64, msg: &mut [u8]) -> Result<usize, Error> {
+    pub fn open(&mut self, counter: u64, msg: &mut [u8]) -> Result<usize, Error> {
         self.replay.check(counter).map_err(replay_error)?;
         let n = msg
             .len()
@@ -122,7 +121,7 @@ impl Keypair {
         let (ct, tag) = msg[TRANSPORT_HEADER_LEN..].split_at_mut(n);
         let mut t = [0u8; TAG_LEN];
         t.copy_from_slice(tag);
-        A::open_in_place(&self.recv_key, counter, &[], ct, &t).map_err(|_| Error::BadTag)?;
+        A::open(&self.recv, counter, &[], ct, &t).map_err(|_| Error::BadTag)?;
         self.replay.update(counter).map_err(replay_error)?;
         Ok(n)
     }
@@ -141,7 +140,7 @@ mod tests {
     use super::*;
     use crate::wireguard::aead::{RingAead, RustCryptoAead};
 
-    fn pair() -> (Keypair, Keypair) {
+    fn pair<A: Aead>() -> (Keypair<A>, Keypair<A>) {
         let a = SessionKeys {
             send: [1; 32],
             recv: [2; 32],
@@ -156,38 +155,39 @@ mod tests {
             remote_index: 10,
             initiator: false,
         };
-        (Keypair::new(&a, 0), Keypair::new(&b, 0))
+        (Keypair::new(&a, 0).unwrap(), Keypair::new(&b, 0).unwrap())
     }
 
     #[test]
     fn seal_open_in_place_with_both_back_ends() {
-        let (mut a, mut b) = pair();
+        let (mut a, _) = pair::<RingAead>();
+        let (_, mut b) = pair::<RustCryptoAead>();
         let mut buf = [0u8; 128];
         buf[32..48].copy_from_slice(b"0123456789abcdef");
-        let c = a.seal::<RingAead>(&mut buf, 32, 16).unwrap();
+        let c = a.seal(&mut buf, 32, 16).unwrap();
         assert_eq!(c, 0);
         assert_eq!(&buf[16..20], &[4, 0, 0, 0]);
         assert_eq!(&buf[20..24], &20u32.to_le_bytes());
         let mut copy = buf;
-        let n = b.open::<RustCryptoAead>(0, &mut buf[16..64]).unwrap();
+        let n = b.open(0, &mut buf[16..64]).unwrap();
         assert_eq!(n, 16);
         assert_eq!(&buf[32..48], b"0123456789abcdef");
         // Same message again: replay.
-        assert_eq!(b.open::<RingAead>(0, &mut copy[16..64]), Err(Error::Replay));
+        assert_eq!(b.open(0, &mut copy[16..64]), Err(Error::Replay));
     }
 
     #[test]
     fn no_room_is_an_error() {
-        let (mut a, _) = pair();
+        let (mut a, _) = pair::<RingAead>();
         let mut buf = [0u8; 40];
-        assert_eq!(a.seal::<RingAead>(&mut buf, 8, 16), Err(Error::NoRoom));
-        assert_eq!(a.seal::<RingAead>(&mut buf, 16, 16), Err(Error::NoRoom));
+        assert_eq!(a.seal(&mut buf, 8, 16), Err(Error::NoRoom));
+        assert_eq!(a.seal(&mut buf, 16, 16), Err(Error::NoRoom));
         assert_eq!(a.sent(), 0);
     }
 
     #[test]
     fn expiry_by_time() {
-        let (a, _) = pair();
+        let (a, _) = pair::<RingAead>();
         assert!(a.can_send(REJECT_AFTER_TIME - 1));
         assert!(!a.can_send(REJECT_AFTER_TIME));
         assert!(!a.can_receive(REJECT_AFTER_TIME));
