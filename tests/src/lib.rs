@@ -37,7 +37,7 @@ mod qemu;
 pub use console::{Console, HarnessError};
 pub use kernel::{kernel_path, Profile};
 pub use net::DgramLink;
-pub use qemu::{Firmware, Qemu, QemuBuilder};
+pub use qemu::{Firmware, Qemu, QemuBuilder, OVMF_CODE};
 
 /// The console prompt (as the kernel prints it).
 pub const PROMPT: &str = "ringwall> ";

@@ -38,6 +38,7 @@ pub struct QemuBuilder {
     debug_exit: bool,
     monitor: bool,
     echo: bool,
+    no_kernel: bool,
     extra: Vec<String>,
 }
 
@@ -63,6 +64,7 @@ impl QemuBuilder {
             debug_exit: true,
             monitor: true,
             echo: std::env::var_os("RINGWALL_ECHO").is_some(),
+            no_kernel: false,
             extra: Vec::new(),
         }
     }
@@ -94,6 +96,12 @@ impl QemuBuilder {
     /// Boots this kernel ELF instead of the built one.
     pub fn kernel(mut self, path: impl AsRef<Path>) -> Self {
         self.kernel = Some(path.as_ref().into());
+        self
+    }
+
+    /// Boots without `-kernel` (the test supplies `-cdrom`, `-drive`, ...).
+    pub fn kernel_none(mut self) -> Self {
+        self.no_kernel = true;
         self
     }
 
@@ -214,6 +222,7 @@ impl QemuBuilder {
     /// Starts QEMU (waiting for a free slot when too many already run).
     pub fn spawn(self) -> Result<Qemu, HarnessError> {
         let kernel = match (&self.disk, &self.kernel) {
+            _ if self.no_kernel => None,
             (Some(_), _) => None,
             (None, Some(k)) => Some(k.clone()),
             (None, None) => Some(kernel_path(self.profile)?),

@@ -210,3 +210,76 @@ fn panic_halt_on_the_command_line_keeps_it_halted() {
     std::thread::sleep(Duration::from_secs(7));
     assert_eq!(c.log().matches("Ringwall 0.").count(), 1, "{}", c.log());
 }
+
+/// Builds a GRUB rescue ISO (BIOS and UEFI) that boots the kernel through
+/// Multiboot2 with a command line and a module, the way the disk images do.
+fn grub_iso(dir: &std::path::Path) -> std::path::PathBuf {
+    let kernel = ringwall_tests::kernel_path(ringwall_tests::Profile::Release).unwrap();
+    let root = dir.join("iso");
+    std::fs::create_dir_all(root.join("boot/grub")).unwrap();
+    std::fs::copy(&kernel, root.join("boot/kernel")).unwrap();
+    std::fs::write(
+        root.join("boot/ringwall.conf"),
+        "[Interface]\nListenPort = 51820\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("boot/grub/grub.cfg"),
+        "set timeout=0\nserial --unit=0 --speed=115200\nterminal_input serial\n\
+         terminal_output serial\nmenuentry ringwall {\n  multiboot2 /boot/kernel log=info lan=192.168.10.1/24\n\
+         \x20 module2 /boot/ringwall.conf config\n  boot\n}\n",
+    )
+    .unwrap();
+    let iso = dir.join("ringwall.iso");
+    let out = std::process::Command::new("grub-mkrescue")
+        .arg("-o")
+        .arg(&iso)
+        .arg(&root)
+        .output()
+        .expect("grub-mkrescue (grub-pc-bin, grub-efi-amd64-bin, xorriso, mtools; tests/run installs them)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    iso
+}
+
+#[test]
+fn grub_multiboot2_under_uefi_hands_over_cmdline_module_and_rsdp() {
+    let dir = std::env::temp_dir().join(format!("ringwall-grub-{}", std::process::id()));
+    let iso = grub_iso(&dir);
+    let mut vm = QemuBuilder::new()
+        .memory("128M")
+        .arg("-drive")
+        .arg(&format!(
+            "if=pflash,format=raw,readonly=on,file={}",
+            ringwall_tests::OVMF_CODE
+        ))
+        .arg("-cdrom")
+        .arg(&iso.display().to_string())
+        .kernel_none()
+        .spawn()
+        .unwrap();
+    let log = vm
+        .console()
+        .wait_for_prompt(Duration::from_secs(240))
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(log.contains("booted by V2 (GRUB"), "{log}");
+    assert!(
+        log.contains("command line: \"log=info lan=192.168.10.1/24\""),
+        "{log}"
+    );
+    assert!(
+        log.contains("config: 31 bytes from module \"config\""),
+        "{log}"
+    );
+    // Under UEFI the RSDP only arrives through the Multiboot2 tag.
+    assert!(log.contains("acpi: rev 2"), "{log}");
+    vm.console().send_line("poweroff").unwrap();
+    assert_eq!(
+        vm.wait_exit(Duration::from_secs(60)).unwrap().code(),
+        Some(POWEROFF_EXIT_CODE)
+    );
+}
