@@ -48,6 +48,15 @@ pub fn genkey() -> Result<KeyText, KeyCmdError> {
     Ok(text)
 }
 
+/// Whether stdout is a regular file that others (not owner, not group) may access,
+/// the case in which `wg genkey` warns before writing a private key there.
+pub fn stdout_world_accessible() -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata("/dev/stdout")
+        .map(|m| m.is_file() && m.permissions().mode() & 0o007 != 0)
+        .unwrap_or(false)
+}
+
 /// The text of a clamped private key; the bytes are wiped before returning.
 fn private_text(raw: [u8; 32]) -> KeyText {
     let mut key = clamp(raw);

@@ -31,7 +31,13 @@ fn run(command: Result<Command, cli::UsageError>) -> Result<(), Error> {
         Command::Help(None) => print(cli::USAGE),
         Command::Help(Some(c)) => print(cli::command_usage(c).unwrap_or(cli::USAGE)),
         Command::Version => print(&format!("ringwall-image {}\n", env!("CARGO_PKG_VERSION"))),
-        Command::Genkey => print(&format!("{}\n", keys::genkey()?)),
+        Command::Genkey => {
+            if keys::stdout_world_accessible() {
+                // What `wg genkey` says too: the key is about to sit in a file others can read.
+                eprintln!("Warning: writing to world accessible file.\nConsider setting the umask to 077 and trying again.");
+            }
+            print(&format!("{}\n", keys::genkey()?))
+        }
         Command::Pubkey => print(&format!("{}\n", keys::pubkey_from(io::stdin().lock())?)),
         Command::Check { config } => {
             let (_, parsed) = config::load(&config)?;
