@@ -200,3 +200,71 @@ impl Console {
         Ok(body.strip_suffix(PROMPT).unwrap_or(body).to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Child, Command, Stdio};
+
+    /// A stand-in for the kernel: echoes each line (ended by CR, as the
+    /// harness types it), answers `you said ...`, then prints the prompt.
+    const FAKE_SHELL: &str = r#"printf 'booting\r\nringwall> '
+while IFS= read -r -d $'\r' l; do
+  printf '%s\r\n' "$l"
+  [ "$l" = quit ] && exit 3
+  printf 'you said %s\r\nringwall> ' "$l"
+done"#;
+
+    fn spawn(script: &str) -> (Child, Console) {
+        let mut child = Command::new("bash")
+            .args(["-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (i, o) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+        (child, Console::new(i, o, false))
+    }
+
+    #[test]
+    fn command_returns_output_without_echo_or_prompt() {
+        let (mut child, mut c) = spawn(FAKE_SHELL);
+        let boot = c.wait_for_prompt(Duration::from_secs(10)).unwrap();
+        assert_eq!(boot, "booting\r\nringwall> ");
+        assert_eq!(c.command("hello world").unwrap(), "you said hello world\n");
+        assert_eq!(c.command("again").unwrap(), "you said again\n");
+        assert!(c.log().contains("you said hello world\r\nringwall> again"));
+        let _ = child.kill();
+    }
+
+    #[test]
+    fn timeouts_quote_the_whole_console_log() {
+        let (mut child, mut c) = spawn(FAKE_SHELL);
+        c.wait_for_prompt(Duration::from_secs(10)).unwrap();
+        let err = c
+            .wait_for("never printed", Duration::from_millis(200))
+            .unwrap_err();
+        assert!(matches!(err, HarnessError::Timeout { .. }));
+        let text = err.to_string();
+        assert!(text.contains("\"never printed\""), "{text}");
+        assert!(
+            text.contains("--- console log ---\nbooting\r\nringwall> "),
+            "{text}"
+        );
+        let _ = child.kill();
+    }
+
+    #[test]
+    fn an_exiting_guest_is_reported_not_waited_for() {
+        let (mut child, mut c) = spawn(FAKE_SHELL);
+        c.wait_for_prompt(Duration::from_secs(10)).unwrap();
+        c.send_line("quit").unwrap();
+        let t = Instant::now();
+        let err = c
+            .wait_for("you said quit", Duration::from_secs(30))
+            .unwrap_err();
+        assert!(matches!(err, HarnessError::Exited { .. }), "{err}");
+        assert!(t.elapsed() < Duration::from_secs(10));
+        assert_eq!(child.wait().unwrap().code(), Some(3));
+    }
+}

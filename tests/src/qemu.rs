@@ -410,3 +410,89 @@ impl Drop for Slot {
         FREED.notify_one();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn joined(b: &QemuBuilder, kernel: Option<&Path>) -> String {
+        b.args(kernel, None).join(" ")
+    }
+
+    #[test]
+    fn kernel_boots_get_tcg_max_cpu_serial_and_exit_device() {
+        let b = QemuBuilder::new()
+            .memory("32M")
+            .append("panic=halt")
+            .initrd("/tmp/c.conf");
+        let a = joined(&b, Some(Path::new("/k")));
+        assert!(
+            a.starts_with("-accel tcg -cpu max -m 32M -nodefaults"),
+            "{a}"
+        );
+        assert!(a.contains("-serial chardev:con0 -monitor none"), "{a}");
+        assert!(
+            a.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"),
+            "{a}"
+        );
+        assert!(
+            a.ends_with("-kernel /k -append panic=halt -initrd /tmp/c.conf"),
+            "{a}"
+        );
+        assert!(!a.contains("kvm") && !a.contains("-no-reboot"), "{a}");
+    }
+
+    #[test]
+    fn options_change_the_command_line() {
+        let b = QemuBuilder::new()
+            .allow_reboot(false)
+            .debug_exit(false)
+            .disk("/img")
+            .firmware(Firmware::Ovmf)
+            .device("e1000,netdev=n0");
+        let a = joined(&b, None);
+        assert!(a.contains("-no-reboot"), "{a}");
+        assert!(!a.contains("isa-debug-exit"), "{a}");
+        assert!(
+            a.contains(&format!(
+                "if=pflash,format=raw,readonly=on,file={OVMF_CODE}"
+            )),
+            "{a}"
+        );
+        assert!(
+            a.ends_with("-drive file=/img,format=raw,if=ide -device e1000,netdev=n0"),
+            "{a}"
+        );
+        let m = b.args(None, Some(Path::new("/tmp/m.sock"))).join(" ");
+        assert!(
+            m.contains("-monitor unix:/tmp/m.sock,server=on,wait=off"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn dgram_links_point_qemu_at_the_test_socket() {
+        let link = DgramLink::new().unwrap();
+        let arg = link.netdev_arg("n0").unwrap();
+        let test_port = link.test_port().unwrap();
+        assert!(
+            arg.starts_with("dgram,id=n0,local.type=inet,local.host=127.0.0.1,"),
+            "{arg}"
+        );
+        assert!(
+            arg.contains(&format!("local.port={},", link.qemu_port)),
+            "{arg}"
+        );
+        assert!(arg.ends_with(&format!("remote.port={test_port}")), "{arg}");
+        assert_ne!(link.qemu_port, test_port);
+        // A frame sent "into the guest" really leaves for QEMU's port.
+        let qemu_side = std::net::UdpSocket::bind(("127.0.0.1", link.qemu_port)).unwrap();
+        link.send_frame(b"frame").unwrap();
+        let mut buf = [0u8; 16];
+        qemu_side
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let (n, from) = qemu_side.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from.port()), (&b"frame"[..], test_port));
+    }
+}
