@@ -115,6 +115,7 @@ impl AllowedIps {
     }
 
     /// The peer of the longest prefix holding `addr`.
+    #[inline]
     pub fn lookup(&self, addr: IpAddr) -> Option<PeerId> {
         match addr {
             IpAddr::V4(a) => self.lookup_v4(u32::from(a)),

@@ -87,7 +87,9 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         if start < TRANSPORT_HEADER_LEN || start + padded + 16 > buf.len() {
             return Err(Error::NoRoom);
         }
-        buf[end..start + padded].fill(0);
+        if padded > len {
+            buf[end..start + padded].fill(0);
+        }
         kp.seal(buf, start, padded)?;
         if kp.initiator && (kp.age(t) >= REKEY_AFTER_TIME || kp.sent() >= rekey_msgs) {
             peer.timers.handshake_wanted = true;
@@ -287,23 +289,25 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         out: &mut [u8],
         retry: bool,
     ) -> Option<TickAction> {
-        match self.initiate(now, id, out, retry) {
-            Ok(Some((len, endpoint))) => Some(TickAction::Send {
+        let result = self.initiate(now, id, out, retry);
+        if let Ok(Some((len, endpoint))) = result {
+            return Some(TickAction::Send {
                 peer: id,
                 endpoint,
                 len,
-            }),
-            _ => {
-                // Not allowed yet, or no endpoint: make sure a retry deadline
-                // does not fire again at once.
-                if let Some(p) = self.peers.get_mut(id.0 as usize).and_then(|p| p.as_mut()) {
-                    if retry {
-                        p.timers.retransmit_at = Some(now.mono_ns + super::REKEY_TIMEOUT);
-                    }
-                }
-                None
-            }
+            });
         }
+        let p = self.peers.get_mut(id.0 as usize).and_then(|p| p.as_mut())?;
+        if retry {
+            // No endpoint any more: make sure the deadline does not fire
+            // again at once (the attempt still gives up in time).
+            p.timers.retransmit_at = Some(now.mono_ns + super::REKEY_TIMEOUT);
+        } else if matches!(result, Ok(None)) {
+            // Rate limited (one initiation per REKEY_TIMEOUT): keep the
+            // request so it goes out once allowed.
+            p.timers.handshake_wanted = true;
+        }
+        None
     }
 }
 

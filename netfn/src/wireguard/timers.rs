@@ -36,17 +36,20 @@ pub struct Timers {
 
 impl Timers {
     /// Any authenticated packet was sent: no keepalive needed now.
+    #[inline]
     pub fn auth_sent(&mut self, now: u64, persistent: Option<u16>) {
         self.keepalive_at = None;
         self.traversal(now, persistent);
     }
 
     /// Any authenticated packet was received: the peer is alive.
+    #[inline]
     pub fn auth_received(&mut self, now: u64, persistent: Option<u16>) {
         self.new_handshake_at = None;
         self.traversal(now, persistent);
     }
 
+    #[inline]
     fn traversal(&mut self, now: u64, persistent: Option<u16>) {
         self.persistent_at = persistent
             .filter(|&s| s > 0)
@@ -55,6 +58,7 @@ impl Timers {
 
     /// A data packet (not a keepalive) was sent: expect an answer within
     /// KEEPALIVE_TIMEOUT + REKEY_TIMEOUT, or start a new handshake.
+    #[inline]
     pub fn data_sent(&mut self, now: u64, jitter: impl FnOnce() -> u64) {
         if self.new_handshake_at.is_none() {
             self.new_handshake_at = Some(now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + jitter());
@@ -62,6 +66,7 @@ impl Timers {
     }
 
     /// A data packet was received: answer within KEEPALIVE_TIMEOUT.
+    #[inline]
     pub fn data_received(&mut self, now: u64) {
         if self.keepalive_at.is_none() {
             self.keepalive_at = Some(now + KEEPALIVE_TIMEOUT);
@@ -87,6 +92,7 @@ impl Timers {
     /// A handshake finished (response received, or first data on a new
     /// responder keypair).
     pub fn handshake_complete(&mut self) {
+        self.handshake_wanted = false;
         self.retransmit_at = None;
         self.attempt_started = None;
         self.sent_lastminute = false;

@@ -4,6 +4,7 @@
 mod engine;
 mod fuzz;
 mod interop;
+mod timing;
 
 use super::Rng;
 
