@@ -11,6 +11,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use zeroize::Zeroizing;
+
 use crate::cli::BuildArgs;
 use crate::config;
 use crate::disk::{self, SECTOR};
@@ -183,8 +185,9 @@ pub fn build(args: &BuildArgs, note: &mut dyn FnMut(&str)) -> Result<Built, Erro
     }
 
     let boot = read(&Path::new(GRUB_BIOS_DIR).join("boot.img"))?;
-    let part = read(&part_img)?;
-    let image = disk::assemble(&boot, &core, &part)?;
+    // Both buffers hold the config, private key included: wiped after use.
+    let part = Zeroizing::new(read(&part_img)?);
+    let image = Zeroizing::new(disk::assemble(&boot, &core, &part)?);
     drop(part);
     partial.write_all(&image)?;
     let size = image.len() as u64;
