@@ -160,6 +160,17 @@ fn poweroff_without_the_exit_device_uses_acpi() {
 }
 
 #[test]
+fn reboot_command_restarts_the_machine() {
+    let mut vm = boot("64M");
+    let c = vm.console();
+    c.send_line("reboot").unwrap();
+    c.wait_for("rebooting", Duration::from_secs(30)).unwrap();
+    c.wait_for("Ringwall 0.", Duration::from_secs(60)).unwrap();
+    c.wait_for_prompt(BOOT_TIMEOUT).unwrap();
+    assert_eq!(c.log().matches("Ringwall 0.").count(), 2, "{}", c.log());
+}
+
+#[test]
 fn debug_build_crash_prints_a_backtrace_and_reboots() {
     let mut vm = QemuBuilder::new().debug_kernel().spawn().unwrap();
     let c = vm.console();
