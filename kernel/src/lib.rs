@@ -9,12 +9,15 @@
 //! exercises all of this on the host without a machine.
 #![cfg_attr(not(test), no_std)]
 
+extern crate alloc;
+
 pub mod acpi;
 pub mod boot;
 pub mod console;
 pub mod cpu;
 pub mod fmt;
 pub mod mem;
+pub mod net;
 pub mod pci;
 pub mod poll;
 pub mod time;

@@ -10,7 +10,7 @@
 //! loop { console.poll(); dataplane.poll(now); every 250 ms: dataplane.maintain(now) }
 //! ```
 //!
-//! The data path plugs in where [`Idle`] is created (see `DATAPLANE HOOK`).
+//! The data path is `platform::nic`'s ports, brought up before the loop.
 #![no_std]
 #![no_main]
 
@@ -121,14 +121,18 @@ pub extern "C" fn kmain(magic: u32, info_addr: u32) -> ! {
         Some(m) => info!("config: {} bytes from module {:?}", m.bytes.len(), m.name),
         None => info!("config: no configuration module; console only"),
     }
+    let mut dma_region = mem.dma_region;
+    let config = bi.modules().next().map(|m| m.bytes);
+    let net = platform::nic::bring_up(&mut pci, dma_region.take(), &opts, config);
 
     let mut kernel = Kernel {
         cpu,
         xcr0,
         map: mem.map,
         dma: mem.dma,
-        dma_region: mem.dma_region,
+        dma_region,
         pci,
+        net,
     };
     info!("ready in {}", Duration(tsc::now_ns()));
     run(&mut kernel)
@@ -136,15 +140,18 @@ pub extern "C" fn kmain(magic: u32, info_addr: u32) -> ! {
 
 /// The poll loop. Never returns.
 fn run(kernel: &mut Kernel) -> ! {
-    // DATAPLANE HOOK: the NIC drivers and the gateway replace `Idle` with
-    // their `Dataplane` (built from `kernel.dma_region` and `kernel.pci`).
-    let mut dataplane = Idle;
-    let dataplane: &mut dyn Dataplane = &mut dataplane;
+    // The NIC ports (platform/nic.rs) when any came up; the gateway will
+    // wrap them. The console and the data plane take turns on `kernel`.
+    let mut idle = Idle;
     let mut console = ConsoleLoop::new();
     let mut ticker = Ticker::new(tsc::now_ns(), MAINTAIN_INTERVAL_NS);
     loop {
         console.poll(kernel);
         let now = tsc::now_ns();
+        let dataplane: &mut dyn Dataplane = match kernel.net.as_mut() {
+            Some(n) => n,
+            None => &mut idle,
+        };
         let work = dataplane.poll(now);
         if ticker.due(now) {
             dataplane.maintain(now);

@@ -13,6 +13,7 @@ use super::shell::{Args, CmdError, Command, Outcome};
 use crate::cpu::{CpuInfo, FeatureList};
 use crate::fmt::Duration;
 use crate::mem::MemInfo;
+use crate::net::NetConsole;
 use crate::pci::{PciFunction, Row, TABLE_HEADER};
 use crate::time::UtcTime;
 
@@ -44,6 +45,10 @@ pub trait Machine {
     /// Deliberately faults (debug builds) to exercise the crash path.
     fn crash(&mut self, _how: &str) -> CmdError {
         CmdError::Unsupported("only in debug builds")
+    }
+    /// The data plane's view for `ip` and `stats` (none before NICs are up).
+    fn net(&mut self) -> Option<&mut dyn NetConsole> {
+        None
     }
     /// Advances a command that returned [`Outcome::Running`].
     fn poll_job(&mut self, _out: &mut dyn Write) -> Outcome {
@@ -90,6 +95,18 @@ const ALL: &[Command] = &[
         usage: "",
         help: "PCI functions, BARs and their drivers",
         run: pci,
+    },
+    Command {
+        name: "ip",
+        usage: "link|addr",
+        help: "network ports: NICs and link state, or addresses",
+        run: ip,
+    },
+    Command {
+        name: "stats",
+        usage: "[reset]",
+        help: "per-port driver, drop and pool counters",
+        run: stats,
     },
     Command {
         name: "log",
@@ -230,6 +247,29 @@ fn pci(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outc
     writeln!(out, "{TABLE_HEADER}")?;
     for f in m.pci_functions() {
         writeln!(out, "{}", Row(f))?;
+    }
+    Ok(Outcome::Done)
+}
+
+fn ip(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
+    let net = m.net().ok_or(CmdError::Unsupported("no network ports"))?;
+    match args.rest() {
+        ["link"] | ["l"] => net.ip_link(out)?,
+        ["addr"] | ["a"] => net.ip_addr(out)?,
+        _ => return Err(CmdError::Usage),
+    }
+    Ok(Outcome::Done)
+}
+
+fn stats(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
+    let net = m.net().ok_or(CmdError::Unsupported("no network ports"))?;
+    match args.rest() {
+        [] => net.stats(out)?,
+        ["reset"] => {
+            net.reset_stats();
+            writeln!(out, "counters reset")?;
+        }
+        _ => return Err(CmdError::Usage),
     }
     Ok(Outcome::Done)
 }

@@ -16,9 +16,11 @@ use ringwall_kernel::console::line::{Event, LineEditor};
 use ringwall_kernel::console::shell::{CmdError, Outcome, Shell};
 use ringwall_kernel::cpu::CpuInfo;
 use ringwall_kernel::mem::{MemInfo, MemoryMap};
+use ringwall_kernel::net::{Net, NetConsole};
 use ringwall_kernel::pci::PciFunction;
 use ringwall_kernel::PROMPT;
 
+use super::nic::Nic;
 use super::serial::{self, Console, RawConsole};
 use super::{heap, memory};
 use crate::arch::x86_64::{boot, power, rtc, tsc};
@@ -34,10 +36,12 @@ pub struct Kernel {
     /// The DMA region as reserved (start, length).
     pub dma: (u64, usize),
     /// The DMA region, until the NIC drivers take it.
-    #[allow(dead_code)] // taken by the data path at the DATAPLANE HOOK
+    #[allow(dead_code)] // what NIC bring-up left: nothing today
     pub dma_region: Option<DmaRegion>,
     /// PCI functions found at boot; drivers set `driver` when they bind.
     pub pci: Vec<PciFunction>,
+    /// The NIC ports and their pool (none without DMA memory).
+    pub net: Option<Net<Nic>>,
 }
 
 impl Machine for Kernel {
@@ -75,6 +79,10 @@ impl Machine for Kernel {
 
     fn pci_functions(&self) -> &[PciFunction] {
         &self.pci
+    }
+
+    fn net(&mut self) -> Option<&mut dyn NetConsole> {
+        self.net.as_mut().map(|n| n as &mut dyn NetConsole)
     }
 
     fn log_level(&self) -> LevelFilter {

@@ -8,5 +8,6 @@ pub mod heap;
 pub mod machine;
 pub mod memfns;
 pub mod memory;
+pub mod nic;
 pub mod panic;
 pub mod serial;

@@ -155,3 +155,11 @@ fn panic(info: &PanicInfo<'_>) -> ! {
 /// `panic = "abort"` it is never called.
 #[unsafe(no_mangle)]
 pub extern "C" fn rust_eh_personality() {}
+
+/// Landing pads in the precompiled `alloc` and in crates built for the host
+/// target resume unwinding through this symbol; with `panic = "abort"` no
+/// unwind ever starts, so reaching it is a bug: stop like a panic would.
+#[unsafe(no_mangle)]
+pub extern "C" fn _Unwind_Resume() -> ! {
+    panic!("_Unwind_Resume called: unwinding is not supported")
+}
