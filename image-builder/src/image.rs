@@ -62,6 +62,12 @@ pub struct Built {
 
 /// Builds the image described by `args`; `note` receives progress lines.
 pub fn build(args: &BuildArgs, note: &mut dyn FnMut(&str)) -> Result<Built, Error> {
+    build_at(args, info::build_epoch(), note)
+}
+
+/// [`build`] stamped with `epoch` (Unix seconds) as its build time: the
+/// same inputs and epoch give the same image, byte for byte.
+pub fn build_at(args: &BuildArgs, epoch: u64, note: &mut dyn FnMut(&str)) -> Result<Built, Error> {
     let (config_bytes, config) = config::load(&args.config)?;
     let mut partial = PartialOutput::create(&args.out)?;
 
@@ -115,7 +121,7 @@ pub fn build(args: &BuildArgs, note: &mut dyn FnMut(&str)) -> Result<Built, Erro
         kernel_version: version,
         commit,
         kernel_source: source,
-        built: info::build_time(),
+        built: info::rfc3339_utc(epoch),
         serial: args.serial.to_string(),
         builder: format!("ringwall-image {}", env!("CARGO_PKG_VERSION")),
     };
@@ -178,10 +184,14 @@ pub fn build(args: &BuildArgs, note: &mut dyn FnMut(&str)) -> Result<Built, Erro
         .set_len(part_len)
         .map_err(|e| Error::write(&part_img, e))?;
     drop(part_file);
-    tools::mformat(&part_img, part_len / SECTOR as u64, start)?;
-    tools::mmd(&part_img, &["/EFI", "/EFI/BOOT", "/boot", "/boot/grub"])?;
+    tools::mformat(&part_img, part_len / SECTOR as u64, start, epoch)?;
+    tools::mmd(
+        &part_img,
+        &["/EFI", "/EFI/BOOT", "/boot", "/boot/grub"],
+        epoch,
+    )?;
     for (src, dest) in files {
-        tools::mcopy_in(&part_img, src, dest)?;
+        tools::mcopy_in(&part_img, src, dest, epoch)?;
     }
 
     let boot = read(&Path::new(GRUB_BIOS_DIR).join("boot.img"))?;
@@ -384,6 +394,30 @@ AllowedIPs = 10.20.0.0/16, 10.99.0.2/32
         a.out = s.0.clone();
         let e = build(&a, &mut |_| {}).unwrap_err();
         assert!(matches!(e, Error::OutputUnwritable { .. }), "{e}");
+    }
+
+    #[test]
+    fn same_inputs_and_epoch_give_the_same_bytes() {
+        if !host::missing(host::FOR_BUILD).is_empty() {
+            eprintln!("GRUB/mtools not installed: build not exercised");
+            return;
+        }
+        let s = Scratch::new("repro");
+        let conf = s.file("gw.conf", CONFIG.as_bytes());
+        let kernel = s.file("k.elf", &fake_kernel());
+        let mut a = args(&s, conf, Some(kernel));
+        let epoch = 1_764_072_000; // 2025-11-25T12:00:00Z
+        let first = build_at(&a, epoch, &mut |_| {}).unwrap();
+        let first = fs::read(first.out).unwrap();
+        a.out = s.0.join("again.img");
+        let second = build_at(&a, epoch, &mut |_| {}).unwrap();
+        assert_eq!(second.info.built, "2025-11-25T12:00:00Z");
+        assert!(first == fs::read(&second.out).unwrap(), "images differ");
+        let later = build_at(&a, epoch + 1, &mut |_| {}).unwrap();
+        assert!(
+            first != fs::read(later.out).unwrap(),
+            "the epoch is not in the image"
+        );
     }
 
     #[test]

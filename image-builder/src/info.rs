@@ -93,9 +93,10 @@ impl fmt::Display for BuildInfo {
     }
 }
 
-/// The build time: `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
-pub fn build_time() -> String {
-    let secs = std::env::var("SOURCE_DATE_EPOCH")
+/// The build time in Unix seconds: `SOURCE_DATE_EPOCH` when set
+/// (reproducible builds), else now.
+pub fn build_epoch() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
         .unwrap_or_else(|| {
@@ -103,8 +104,7 @@ pub fn build_time() -> String {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0)
-        });
-    rfc3339_utc(secs)
+        })
 }
 
 /// Seconds since the Unix epoch as `YYYY-MM-DDThh:mm:ssZ`.

@@ -27,5 +27,5 @@ pub mod tools;
 pub use cli::BuildArgs;
 pub use error::Error;
 pub use grubcfg::SerialPort;
-pub use image::{build, Built};
+pub use image::{build, build_at, Built};
 pub use inspect::inspect;

@@ -13,6 +13,15 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    run_env(program, args, &[])
+}
+
+/// [`run`] with extra environment variables for the child.
+pub fn run_env<I, S>(program: &str, args: I, env: &[(&str, String)]) -> Result<Vec<u8>, Error>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
     let shown = std::iter::once(program.to_string())
         .chain(args.iter().map(|a| a.to_string_lossy().into_owned()))
@@ -23,6 +32,7 @@ where
         // mtools refuses FAT geometries it finds odd unless told not to check;
         // ours are made by mformat itself.
         .env("MTOOLS_SKIP_CHECK", "1")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .output()
         .map_err(|e| Error::Tool {
@@ -49,34 +59,41 @@ pub fn mtools_image(file: &Path, offset: u64) -> String {
     }
 }
 
-/// Formats `file` (already sized) as FAT with volume label RINGWALL.
-pub fn mformat(file: &Path, sectors: u64, hidden: u64) -> Result<(), Error> {
+/// File times on the FAT: mtools takes them from `SOURCE_DATE_EPOCH`, so an
+/// image built twice from the same inputs at the same epoch is identical.
+fn mtools_env(epoch: u64) -> [(&'static str, String); 1] {
+    [("SOURCE_DATE_EPOCH", epoch.to_string())]
+}
+
+/// Formats `file` (already sized) as FAT with volume label RINGWALL; the
+/// volume serial is the build epoch, not random, for the same reason.
+pub fn mformat(file: &Path, sectors: u64, hidden: u64, epoch: u64) -> Result<(), Error> {
     // 2 heads × 32 sectors: mformat wants whole cylinders; the hidden-sector
     // count is the partition's LBA, which the FAT boot sector records.
     let (t, h) = (sectors.to_string(), hidden.to_string());
+    let serial = format!("{:08x}", epoch as u32);
     let img = file.display().to_string();
-    run(
-        "mformat",
-        [
-            "-i", &img, "-T", &t, "-h", "2", "-s", "32", "-H", &h, "-v", "RINGWALL", "::",
-        ],
-    )
-    .map(drop)
+    let args = [
+        "-i", &img, "-T", &t, "-h", "2", "-s", "32", "-H", &h, "-N", &serial, "-v", "RINGWALL",
+        "::",
+    ];
+    run_env("mformat", args, &mtools_env(epoch)).map(drop)
 }
 
 /// Makes directories (parents first) on the FAT image.
-pub fn mmd(file: &Path, dirs: &[&str]) -> Result<(), Error> {
+pub fn mmd(file: &Path, dirs: &[&str], epoch: u64) -> Result<(), Error> {
     let img = file.display().to_string();
     let mut args = vec!["-i".to_string(), img];
     args.extend(dirs.iter().map(|d| format!("::{d}")));
-    run("mmd", &args).map(drop)
+    run_env("mmd", &args, &mtools_env(epoch)).map(drop)
 }
 
 /// Copies a host file onto the FAT image at `dest` (absolute, `/`-separated).
-pub fn mcopy_in(file: &Path, src: &Path, dest: &str) -> Result<(), Error> {
+pub fn mcopy_in(file: &Path, src: &Path, dest: &str, epoch: u64) -> Result<(), Error> {
     let img = file.display().to_string();
     let src = src.display().to_string();
-    run("mcopy", ["-i", &img, &src, &format!("::{dest}")]).map(drop)
+    let args = ["-i", &img, &src, &format!("::{dest}")];
+    run_env("mcopy", args, &mtools_env(epoch)).map(drop)
 }
 
 /// Reads a file off the FAT file system at `offset` in `image`.
