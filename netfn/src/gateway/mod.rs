@@ -16,6 +16,7 @@
 //! - [`ether`]: Ethernet offsets, EtherTypes, and the refusal reasons.
 //! - [`neigh`]: the neighbour table with bounded pending queues.
 //! - [`arp`]: ARP messages: parse, request, reply, gratuitous.
+//! - [`pipeline`]: the [`pipeline::Gateway`] that puts these together for the poll loop.
 
 pub mod arp;
 pub mod checksum;
@@ -28,6 +29,7 @@ pub mod ipv4;
 pub mod mss;
 pub mod neigh;
 pub mod outer;
+pub mod pipeline;
 
 #[cfg(test)]
 pub(crate) mod pcap;
