@@ -61,12 +61,30 @@ impl std::fmt::Display for SerialPort {
     }
 }
 
-/// The config embedded in GRUB's core images: serial terminal first.
-pub fn early_config(serial: SerialPort) -> String {
+/// The serial terminal commands, first in both configs.
+fn serial_terminal(serial: SerialPort) -> String {
     format!(
         "serial --unit={} --speed={}\nterminal_input serial\nterminal_output serial\n",
         serial.unit, serial.baud
     )
+}
+
+/// How GRUB spells a FAT volume serial as a file-system UUID (`xxxx-xxxx`).
+pub fn fat_uuid(volume_serial: u32) -> String {
+    format!("{:04x}-{:04x}", volume_serial >> 16, volume_serial & 0xffff)
+}
+
+/// The config embedded in GRUB's core images: serial terminal first, then
+/// find this image's own FAT volume by its UUID. The built-in prefix already
+/// points at it in the usual case (BIOS boot disk = hd0, UEFI = the ESP
+/// GRUB was loaded from); the search covers a BIOS that numbers the boot disk
+/// otherwise (a stick in USB-FDD emulation, a boot-menu override). Only plain
+/// commands: GRUB runs this with its rescue parser, before `normal` exists.
+pub fn early_config(serial: SerialPort, volume_serial: u32) -> String {
+    let mut s = serial_terminal(serial);
+    let _ = writeln!(s, "search --fs-uuid --set=root {}", fat_uuid(volume_serial));
+    s.push_str("set prefix=($root)/boot/grub\n");
+    s
 }
 
 /// The menu config: one entry, one second, kernel plus config module.
@@ -74,7 +92,7 @@ pub fn menu_config(serial: SerialPort) -> String {
     let mut s = String::new();
     // Repeated here so a GRUB booted without our early config (a foreign
     // core image chainloading this partition) still talks on the serial port.
-    s.push_str(&early_config(serial));
+    s.push_str(&serial_terminal(serial));
     s.push_str("set timeout=1\n");
     s.push_str("set default=0\n");
     s.push_str("set gfxpayload=text\n");
@@ -122,20 +140,32 @@ mod tests {
     }
 
     #[test]
-    fn early_config_turns_serial_on_before_anything_else() {
-        let c = early_config(SerialPort {
-            unit: 1,
-            baud: 57600,
-        });
+    fn early_config_turns_serial_on_then_finds_its_volume() {
+        let c = early_config(
+            SerialPort {
+                unit: 1,
+                baud: 57600,
+            },
+            0x6925_9A40,
+        );
         let lines: Vec<&str> = c.lines().collect();
         assert_eq!(
             lines,
             [
                 "serial --unit=1 --speed=57600",
                 "terminal_input serial",
-                "terminal_output serial"
+                "terminal_output serial",
+                "search --fs-uuid --set=root 6925-9a40",
+                "set prefix=($root)/boot/grub",
             ]
         );
+    }
+
+    #[test]
+    fn fat_uuid_is_two_lowercase_halves() {
+        assert_eq!(fat_uuid(0), "0000-0000");
+        assert_eq!(fat_uuid(0xDEAD_BEEF), "dead-beef");
+        assert_eq!(fat_uuid(0x0001_000A), "0001-000a");
     }
 
     #[test]

@@ -27,11 +27,12 @@ use crate::tools;
 /// GRUB modules built into both core images; nothing is loaded from disk, so
 /// the image carries no module directories at all. `normal` gives the menu
 /// and its commands, `serial` the console, `part_msdos` + `fat` reach
-/// `/boot`, `multiboot2` (which pulls in `acpi` for the RSDP tag) loads the
+/// `/boot`, `search` finds the volume by UUID, `multiboot2` (which pulls in `acpi` for the RSDP tag) loads the
 /// kernel and its module.
 const MODULES: &[&str] = &[
     "part_msdos",
     "fat",
+    "search",
     "normal",
     "serial",
     "multiboot2",
@@ -136,7 +137,12 @@ pub fn build_at(args: &BuildArgs, epoch: u64, note: &mut dyn FnMut(&str)) -> Res
     let grub_cfg = work.path("grub.cfg");
     write_file(&grub_cfg, grubcfg::menu_config(args.serial).as_bytes())?;
     let early_cfg = work.path("early.cfg");
-    write_file(&early_cfg, grubcfg::early_config(args.serial).as_bytes())?;
+    // The FAT volume serial doubles as the UUID GRUB searches for.
+    let volume_serial = epoch as u32;
+    write_file(
+        &early_cfg,
+        grubcfg::early_config(args.serial, volume_serial).as_bytes(),
+    )?;
 
     note("making GRUB core images (BIOS core.img, UEFI BOOTX64.EFI)");
     let core_img = work.path("core.img");
@@ -184,7 +190,13 @@ pub fn build_at(args: &BuildArgs, epoch: u64, note: &mut dyn FnMut(&str)) -> Res
         .set_len(part_len)
         .map_err(|e| Error::write(&part_img, e))?;
     drop(part_file);
-    tools::mformat(&part_img, part_len / SECTOR as u64, start, epoch)?;
+    tools::mformat(
+        &part_img,
+        part_len / SECTOR as u64,
+        start,
+        volume_serial,
+        epoch,
+    )?;
     tools::mmd(
         &part_img,
         &["/EFI", "/EFI/BOOT", "/boot", "/boot/grub"],
@@ -413,6 +425,11 @@ AllowedIPs = 10.20.0.0/16, 10.99.0.2/32
         let second = build_at(&a, epoch, &mut |_| {}).unwrap();
         assert_eq!(second.info.built, "2025-11-25T12:00:00Z");
         assert!(first == fs::read(&second.out).unwrap(), "images differ");
+        // The FAT12/16 boot sector's volume serial (offset 0x27) is the UUID
+        // the embedded GRUB config searches for.
+        let part = disk::find_efi_partition(&first[..512], first.len() as u64).unwrap();
+        let at = part.offset as usize + 0x27;
+        assert_eq!(first[at..at + 4], (epoch as u32).to_le_bytes());
         let later = build_at(&a, epoch + 1, &mut |_| {}).unwrap();
         assert!(
             first != fs::read(later.out).unwrap(),

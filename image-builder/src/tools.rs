@@ -65,13 +65,20 @@ fn mtools_env(epoch: u64) -> [(&'static str, String); 1] {
     [("SOURCE_DATE_EPOCH", epoch.to_string())]
 }
 
-/// Formats `file` (already sized) as FAT with volume label RINGWALL; the
-/// volume serial is the build epoch, not random, for the same reason.
-pub fn mformat(file: &Path, sectors: u64, hidden: u64, epoch: u64) -> Result<(), Error> {
+/// Formats `file` (already sized) as FAT with volume label RINGWALL and the
+/// given volume serial (not a random one: GRUB finds the volume by it, and a
+/// rebuild stays byte-identical).
+pub fn mformat(
+    file: &Path,
+    sectors: u64,
+    hidden: u64,
+    volume_serial: u32,
+    epoch: u64,
+) -> Result<(), Error> {
     // 2 heads × 32 sectors: mformat wants whole cylinders; the hidden-sector
     // count is the partition's LBA, which the FAT boot sector records.
     let (t, h) = (sectors.to_string(), hidden.to_string());
-    let serial = format!("{:08x}", epoch as u32);
+    let serial = format!("{volume_serial:08x}");
     let img = file.display().to_string();
     let args = [
         "-i", &img, "-T", &t, "-h", "2", "-s", "32", "-H", &h, "-N", &serial, "-v", "RINGWALL",
