@@ -145,6 +145,12 @@ impl<D: NetDevice> Port<D> {
         for i in 0..self.rx.len() {
             let Some(buf) = self.rx.get(i) else { continue };
             let frame = buf.data();
+            // Longer than Ethernet allows (the device took it anyway): not a
+            // frame the host stack could hold, whatever its headers say.
+            if frame.len() > FRAME_MAX {
+                self.counters.drops.count(DropReason::BadFrame);
+                continue;
+            }
             let reason = match classify_lan(frame, &us) {
                 LanFrame::Arp | LanFrame::Local => match self.host.as_mut() {
                     Some(h) => {

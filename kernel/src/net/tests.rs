@@ -198,7 +198,10 @@ fn malformed_frames_are_counted_by_reason_and_never_answered() {
         h
     });
     other[24..26].copy_from_slice(&c.to_be_bytes());
+    let mut giant = good.clone();
+    giant.resize(1515, 0xee);
     let inbox = &mut n.ports[0].dev.inbox;
+    inbox.push(giant);
     inbox.push(vec![0; 10]);
     inbox.push(bad_ihl);
     inbox.push(bad_sum);
@@ -208,7 +211,7 @@ fn malformed_frames_are_counted_by_reason_and_never_answered() {
     let p = &n.ports[0];
     assert!(p.dev.sent.is_empty(), "{:?}", p.dev.sent);
     let d = &p.counters.drops;
-    assert_eq!(d.get(DropReason::BadFrame), 1);
+    assert_eq!(d.get(DropReason::BadFrame), 2, "runt and giant");
     assert_eq!(d.get(DropReason::BadIpv4Header), 1);
     assert_eq!(d.get(DropReason::BadIpv4Checksum), 1);
     assert_eq!(d.get(DropReason::Unsupported), 1);
@@ -217,10 +220,10 @@ fn malformed_frames_are_counted_by_reason_and_never_answered() {
     let mut text = String::new();
     n.stats(&mut text).unwrap();
     for name in [
-        "drop bad-frame 1",
+        "drop bad-frame 2",
         "drop bad-ipv4-header 1",
         "drop bad-ipv4-checksum 1",
-        "rx-packets 5",
+        "rx-packets 6",
         "pool: buffers",
     ] {
         assert!(text.contains(name), "{name:?} missing:\n{text}");
