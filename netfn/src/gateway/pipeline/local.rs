@@ -237,12 +237,12 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
         }
     }
 
-    /// Answers the decrypted packet `offending` with ICMP `kind`, sent back
-    /// into the tunnel from our tunnel address (or LAN address without one).
+    /// Answers the decrypted IPv4 packet `offending` with ICMP `kind`, sent
+    /// back into the tunnel from our tunnel address (or LAN address without one).
     pub(crate) fn icmp_to_tunnel<P: BufPool<B>>(
         &mut self,
         kind: IcmpError,
-        offending: &B,
+        offending: &[u8],
         now: Time,
         out: &mut TxLists<B>,
         pool: &mut P,
@@ -257,7 +257,7 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
         let built = reply
             .slot_mut()
             .get_mut(HEADROOM..)
-            .map(|o| build_error(kind, offending.data(), src, id, o));
+            .map(|o| build_error(kind, offending, src, id, o));
         match built {
             Some(Ok(n)) if reply.set_window(HEADROOM, n) => {
                 self.send_into_tunnel(now, reply, out, pool)

@@ -60,6 +60,9 @@ pub const NEIGH_QUEUE: usize = 8;
 pub const NEIGH_ENTRIES: usize = 128;
 /// The LAN's MTU for decrypted packets (Ethernet).
 pub const LAN_MTU: u16 = 1500;
+/// LAN frames whose next hop never answered, held for one `tick` so each
+/// can be answered with ICMP host unreachable into the tunnel.
+const UNREACHABLE_STASH: usize = 32;
 /// Room for one handshake message, cookie reply or keepalive (≤ 148 bytes).
 const SCRATCH: usize = 256;
 
@@ -136,6 +139,8 @@ pub struct Gateway<R: Rng, B: PacketBuffer, A: Aead = RingAead> {
     /// Where the engine writes handshake messages and keepalives.
     pub(crate) scratch: [u8; SCRATCH],
     pub(crate) config: Config,
+    /// See [`UNREACHABLE_STASH`]; empty between calls.
+    pub(crate) unreachable: Vec<B>,
 }
 
 impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
@@ -245,6 +250,7 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
             ip_id: IpId::new(u16::from_le_bytes(id)),
             scratch: [0; SCRATCH],
             config: config.clone(),
+            unreachable: Vec::with_capacity(UNREACHABLE_STASH),
         })
     }
 

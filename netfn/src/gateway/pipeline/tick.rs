@@ -8,6 +8,8 @@ use core::cell::RefCell;
 use super::{push_tx, BufPool, Gateway, PacketBuffer, Port, TxLists, HEADROOM};
 use crate::gateway::arp::arp_request;
 use crate::gateway::counters::DropReason;
+use crate::gateway::ether;
+use crate::gateway::icmp::IcmpError;
 use crate::wireguard::{Aead, PeerId, Rng, TickAction, Time};
 
 impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
@@ -38,8 +40,10 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
         self.poll_hosts(now, out, pool);
     }
 
-    /// ARP retries and expiry on `port`; frames whose next hop never
-    /// answered are freed and counted.
+    /// ARP retries and expiry on `port`. Frames whose next hop never
+    /// answered are freed and counted; on the LAN (decrypted packets) the
+    /// sender also gets ICMP host unreachable through the tunnel, as a
+    /// router answers a failed neighbour resolution (RFC 1812 section 4.3.3.1).
     fn poll_neighbours<P: BufPool<B>>(
         &mut self,
         port: Port,
@@ -48,7 +52,11 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
         pool: &mut P,
     ) {
         let Gateway {
-            lan, wan, counters, ..
+            lan,
+            wan,
+            counters,
+            unreachable,
+            ..
         } = self;
         let st = match port {
             Port::Lan => lan,
@@ -57,11 +65,11 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
         let (mac, ip) = (st.mac, st.ip());
         // Both callbacks need the pool and the counters; they never run at
         // the same time, which the RefCell checks.
-        let io = RefCell::new((out, pool, counters));
+        let io = RefCell::new((out, pool, counters, unreachable));
         st.neigh.poll(
             now.mono_ns,
             |target| {
-                let (out, pool, counters) = &mut *io.borrow_mut();
+                let (out, pool, counters, _) = &mut *io.borrow_mut();
                 let Some(ip) = ip else { return };
                 let Some(mut b) = pool.alloc() else {
                     return counters.drop(DropReason::NoBuffer);
@@ -76,11 +84,21 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
                 }
             },
             |item| {
-                let (_, pool, counters) = &mut *io.borrow_mut();
-                pool.free(item);
+                let (_, pool, counters, stash) = &mut *io.borrow_mut();
                 counters.drop(DropReason::ArpFailed);
+                if port == Port::Lan && stash.len() < stash.capacity() {
+                    stash.push(item);
+                } else {
+                    pool.free(item);
+                }
             },
         );
+        let (out, pool, _, _) = io.into_inner();
+        while let Some(item) = self.unreachable.pop() {
+            let ip = item.data().get(ether::HEADER_LEN..).unwrap_or(&[]);
+            self.icmp_to_tunnel(IcmpError::HostUnreachable, ip, now, out, pool);
+            pool.free(item);
+        }
     }
 
     /// Hands every buffer the gateway holds (peer queues, neighbour pending

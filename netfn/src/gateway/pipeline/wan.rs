@@ -135,7 +135,7 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
             };
         }
         let Some(hop) = self.lan.next_hop(info.dst) else {
-            self.icmp_to_tunnel(IcmpError::HostUnreachable, &buf, now, out, pool);
+            self.icmp_to_tunnel(IcmpError::HostUnreachable, buf.data(), now, out, pool);
             return self.drop_buf(buf, DropReason::NoRoute, pool);
         };
         let mss = self.mss;
@@ -145,7 +145,7 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
         };
         if let Err(nf) = r {
             if let Some(kind) = nf.icmp() {
-                self.icmp_to_tunnel(kind, &buf, now, out, pool);
+                self.icmp_to_tunnel(kind, buf.data(), now, out, pool);
             }
             return self.drop_buf(buf, nf.drop_reason(), pool);
         }

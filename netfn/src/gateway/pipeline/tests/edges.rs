@@ -181,3 +181,26 @@ fn an_exhausted_pool_is_counted_never_a_panic() {
     );
     w.finish();
 }
+
+#[test]
+fn an_absent_lan_host_is_reported_unreachable_through_the_tunnel() {
+    let mut w = World::new();
+    w.establish();
+    let absent = Ipv4Addr::new(192, 168, 10, 99);
+    let ping = echo(REMOTE, absent, 64, true, 1, 1, b"anyone?");
+    w.peer_send(&ping);
+    assert!(w.arp_requests.contains(&(Port::Lan, absent)));
+    assert!(w.peer_rx.is_empty());
+    for _ in 0..4 {
+        w.advance(1);
+    }
+    assert_eq!(w.dropped(DropReason::ArpFailed), 1);
+    let icmp = w.peer_rx.pop().expect("host unreachable");
+    assert_valid(&icmp);
+    assert_eq!((icmp[20], icmp[21]), (3, 1));
+    assert_eq!(&icmp[12..16], &TUNNEL_IP.octets());
+    assert_eq!(&icmp[16..20], &REMOTE.octets());
+    // The quote is the packet as forwarded (one hop taken off).
+    assert_eq!(&icmp[28..48], &after_hops(&ping, 1)[..20]);
+    w.finish();
+}
