@@ -21,7 +21,7 @@ use std::time::Instant;
 
 const BURST: usize = 32;
 const HEADROOM: usize = 128;
-const ROUNDS: usize = 60;
+const ROUNDS: usize = 150;
 const BURSTS_PER_ROUND: usize = 40;
 const SIZES: [usize; 3] = [64, 512, 1420];
 

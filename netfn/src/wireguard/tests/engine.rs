@@ -500,3 +500,68 @@ fn no_endpoint_means_no_initiation() {
         Err(Error::NoEndpoint)
     );
 }
+
+#[test]
+fn many_peers_route_by_longest_prefix_and_handshake() {
+    // 1000 peers with a /24 each inside 10.100.0.0/14, plus one peer owning
+    // 0.0.0.0/0 and 10.100.0.0/14 as a whole: the most specific prefix wins.
+    let mut a = engine(1);
+    let b = engine(2);
+    let default = a
+        .add_peer(&config_of(&b, &["0.0.0.0/0", "10.100.0.0/14"], None, None))
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..1000u32 {
+        let mut cfg = config_of(&b, &[], Some("198.51.100.7:51820"), None);
+        // Byte 0 of a private key loses its low bits to clamping: vary 1 and 2.
+        let mut sk = [9u8; 32];
+        sk[1..3].copy_from_slice(&(i as u16).to_le_bytes());
+        cfg.public_key = crate::wireguard::crypto::public_of(&x25519_dalek::StaticSecret::from(sk));
+        let net = 0x0a64_0000u32 + (i << 8);
+        cfg.allowed_ips =
+            vec![crate::prefix::IpPrefix::new(core::net::Ipv4Addr::from(net).into(), 24).unwrap()];
+        ids.push(a.add_peer(&cfg).unwrap());
+    }
+    assert_eq!(a.status().peers, 1001);
+    for (i, id) in ids.iter().enumerate() {
+        let host = 0x0a64_0000u32 + ((i as u32) << 8) + 77;
+        assert_eq!(a.route(core::net::Ipv4Addr::from(host).into()), Some(*id));
+    }
+    // Inside the /14 but past the 1000 /24s: the /14 owner.
+    assert_eq!(a.route("10.103.250.1".parse().unwrap()), Some(default));
+    assert_eq!(a.route("1.1.1.1".parse().unwrap()), Some(default));
+    // Removing peers in the middle keeps the rest routed.
+    for id in ids.iter().step_by(2) {
+        a.remove_peer(*id).unwrap();
+    }
+    assert_eq!(a.route("10.100.0.5".parse().unwrap()), Some(default));
+    assert_eq!(a.route("10.100.1.5".parse().unwrap()), Some(ids[1]));
+    // And a handshake with the default peer still works from B's side.
+    let mut b = b;
+    let pb = b
+        .add_peer(&config_of(
+            &a,
+            &["10.0.0.0/8"],
+            Some("192.0.2.1:51820"),
+            None,
+        ))
+        .unwrap();
+    let mut out = [0u8; 256];
+    let (len, _) = b
+        .initiate_handshake(at(1, 0), pb, &mut out)
+        .unwrap()
+        .unwrap();
+    let mut m = out[..len].to_vec();
+    let r = a.decapsulate(
+        at(1, 0),
+        "198.51.100.2:1".parse().unwrap(),
+        &mut m,
+        0,
+        len,
+        &mut out,
+    );
+    assert!(
+        matches!(r, Ok(Decap::Reply { peer, .. }) if peer == default),
+        "{r:?}"
+    );
+}
