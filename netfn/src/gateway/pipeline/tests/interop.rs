@@ -261,3 +261,67 @@ fn ttl_expiry_is_answered_with_time_exceeded_both_ways() {
     assert!(w.lan_rx.is_empty());
     w.finish();
 }
+
+/// Throughput of the pipeline alone (no NIC), for the report: run with
+/// `cargo test -p netfn --release -- --ignored --nocapture pipeline_rate`.
+#[test]
+#[ignore]
+fn pipeline_rate() {
+    let mut w = World::new();
+    w.establish();
+    w.peer_send(&echo(REMOTE, HOST, 64, false, 1, 1, b"resolve the host"));
+    let n = 200_000u32;
+    for size in [64usize, 1420] {
+        let out = udp(HOST, REMOTE, 1, 2, &vec![0x5a; size - 28]);
+        let out = frame(
+            LAN_MAC,
+            HOST_MAC,
+            crate::gateway::ether::ETHERTYPE_IPV4,
+            &out,
+        );
+        let t = std::time::Instant::now();
+        let mut sent = 0u32;
+        for _ in 0..n {
+            w.lan_frame(&out);
+            let done: Vec<TestBuf> = w.out.drain(Port::Wan).collect();
+            sent += done.len() as u32;
+            for b in done {
+                w.pool.free(b);
+            }
+        }
+        let dt = t.elapsed().as_secs_f64();
+        assert_eq!(sent, n);
+        std::println!(
+            "LAN -> tunnel, {size}-byte packets: {:.2} Mpps, {:.2} Gbit/s",
+            n as f64 / dt / 1e6,
+            n as f64 * size as f64 * 8.0 / dt / 1e9
+        );
+        // The other way: boringtun's datagrams, sealed beforehand.
+        let inner = udp(REMOTE, HOST, 2, 1, &vec![0xa5; size - 28]);
+        let mut dst = vec![0u8; 2048];
+        let frames: Vec<Vec<u8>> = (0..n / 4)
+            .map(|_| match w.bt.encapsulate(&inner, &mut dst) {
+                boringtun::noise::TunnResult::WriteToNetwork(d) => udp_frame(51820, d),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let t = std::time::Instant::now();
+        let mut got = 0usize;
+        for f in &frames {
+            w.wan_frame(f);
+            let done: Vec<TestBuf> = w.out.drain(Port::Lan).collect();
+            got += done.len();
+            for b in done {
+                w.pool.free(b);
+            }
+        }
+        let dt = t.elapsed().as_secs_f64();
+        assert_eq!(got, frames.len());
+        std::println!(
+            "tunnel -> LAN, {size}-byte packets: {:.2} Mpps, {:.2} Gbit/s",
+            frames.len() as f64 / dt / 1e6,
+            frames.len() as f64 * size as f64 * 8.0 / dt / 1e9
+        );
+    }
+    w.finish();
+}
