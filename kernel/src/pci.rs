@@ -1,57 +1,20 @@
 //! PCI enumeration for the `pci` command and for driver probing.
 //!
-//! Walks every bus/device/function through [`ConfigSpace`] (so the same code
-//! runs over configuration mechanism #1 in the kernel and over a fake in the
-//! tests), reads the identity, class and BARs of each function, and prints the
-//! table the `pci` command shows. BAR sizes are found the standard way (PCI
-//! Local Bus spec 3.0, 6.2.5.1: write all ones, read back the mask, restore),
-//! which is only safe before a driver has enabled the device, so the kernel
-//! enumerates once at boot and keeps the list.
+//! One enumeration for the whole kernel: [`drivers::pci`] walks every
+//! bus/device/function through [`ConfigSpace`] (mechanism #1 in the kernel, a
+//! fake in the tests), reads each function's identity and sizes its BARs
+//! (PCI Local Bus spec 3.0, 6.2.5.1: write all ones, read back the mask,
+//! restore). Sizing is only safe before a driver has enabled the device, so
+//! the kernel enumerates once at boot and keeps the list; this module adds
+//! what the console shows (class names, the claiming driver) and the table.
 
 use core::fmt;
 
-use drivers::pci::{Bdf, ConfigSpace};
+pub use drivers::pci::Bar;
+use drivers::pci::{self, Bdf, ConfigSpace};
 
-/// Config-space offsets used here (PCI Local Bus spec 3.0, 6.1).
-mod reg {
-    /// Vendor ID (low 16 bits) and device ID (high 16 bits).
-    pub const ID: u8 = 0x00;
-    /// Command (low 16) and status (high 16).
-    pub const COMMAND: u8 = 0x04;
-    /// Revision, prog IF, subclass, class code (low to high byte).
-    pub const CLASS: u8 = 0x08;
-    /// Cache line, latency, header type (byte 2), BIST.
-    pub const HEADER: u8 = 0x0c;
-    /// First base address register.
-    pub const BAR0: u8 = 0x10;
-    /// Interrupt line and pin.
-    pub const INTERRUPT: u8 = 0x3c;
-}
-
-/// One decoded base address register.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bar {
-    /// Not implemented (reads as zero size).
-    None,
-    /// An I/O port range.
-    Io {
-        /// First port.
-        port: u16,
-        /// Number of ports.
-        size: u32,
-    },
-    /// A memory range; a 64-bit BAR also occupies the next register.
-    Mem {
-        /// Physical base address.
-        addr: u64,
-        /// Size in bytes.
-        size: u64,
-        /// True for a 64-bit BAR.
-        wide: bool,
-        /// True when the device marks the range prefetchable.
-        prefetchable: bool,
-    },
-}
+/// Interrupt line register (PCI Local Bus spec 3.0, 6.2.4).
+const INTERRUPT_LINE: u8 = 0x3c;
 
 /// One PCI function as found at boot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +37,9 @@ pub struct PciFunction {
     pub header_type: u8,
     /// Legacy interrupt line (as set by the firmware).
     pub irq_line: u8,
-    /// The six BARs (only the first two exist for bridges).
-    pub bars: [Bar; 6],
+    /// The six BARs (`None`: not implemented, or the upper half of a 64-bit
+    /// BAR; only the first two exist for bridges).
+    pub bars: [Option<Bar>; 6],
     /// Name of the driver that claimed it (`None`: unclaimed). The kernel
     /// fills this in when a driver binds.
     pub driver: Option<&'static str>,
@@ -104,109 +68,35 @@ impl PciFunction {
     }
 }
 
-/// Reads one function's header, or `None` when nothing answers there.
+/// Reads one function's header and BARs, or `None` when nothing answers there.
 pub fn probe<C: ConfigSpace + ?Sized>(cfg: &C, bdf: Bdf) -> Option<PciFunction> {
-    let id = cfg.read32(bdf, reg::ID);
-    let vendor = id as u16;
-    if vendor == 0xffff || vendor == 0 {
-        return None;
-    }
-    let class = cfg.read32(bdf, reg::CLASS);
-    let header_type = (cfg.read32(bdf, reg::HEADER) >> 16) as u8 & 0x7f;
-    let bar_count = match header_type {
-        0 => 6,
-        1 => 2,
-        _ => 0,
+    let f = pci::read_function(cfg, bdf)?;
+    let bars = match f.header_type {
+        0 | 1 => pci::read_bars(cfg, bdf),
+        _ => [None; 6],
     };
     Some(PciFunction {
         bdf,
-        vendor,
-        device: (id >> 16) as u16,
-        class: (class >> 24) as u8,
-        subclass: (class >> 16) as u8,
-        prog_if: (class >> 8) as u8,
-        revision: class as u8,
-        header_type,
-        irq_line: cfg.read32(bdf, reg::INTERRUPT) as u8,
-        bars: read_bars(cfg, bdf, bar_count),
+        vendor: f.vendor_id,
+        device: f.device_id,
+        class: f.class,
+        subclass: f.subclass,
+        prog_if: f.prog_if,
+        revision: f.revision,
+        header_type: f.header_type,
+        irq_line: pci::read8(cfg, bdf, INTERRUPT_LINE),
+        bars,
         driver: None,
     })
 }
 
-/// Sizes and decodes the first `count` BARs. Memory and I/O decoding are
-/// switched off while a BAR holds the all-ones probe value, so the device never
-/// answers at a bogus address.
-fn read_bars<C: ConfigSpace + ?Sized>(cfg: &C, bdf: Bdf, count: usize) -> [Bar; 6] {
-    let mut bars = [Bar::None; 6];
-    if count == 0 {
-        return bars;
-    }
-    let command = cfg.read32(bdf, reg::COMMAND);
-    cfg.write32(bdf, reg::COMMAND, command & !0b11 & 0xffff);
-    let mut i = 0;
-    while i < count {
-        let off = reg::BAR0 + 4 * i as u8;
-        let orig = cfg.read32(bdf, off);
-        cfg.write32(bdf, off, 0xffff_ffff);
-        let mask = cfg.read32(bdf, off);
-        cfg.write32(bdf, off, orig);
-        if orig & 1 == 1 {
-            // I/O BAR: bits 31..2 are the address; only 16 bits matter on x86.
-            let size = (!(mask & !0b11)).wrapping_add(1) & 0xffff;
-            if mask & !0b11 != 0 {
-                bars[i] = Bar::Io {
-                    port: (orig & !0b11) as u16,
-                    size,
-                };
-            }
-            i += 1;
-            continue;
-        }
-        let wide = (orig >> 1) & 0b11 == 0b10;
-        let prefetchable = orig & 0b1000 != 0;
-        let mut addr = u64::from(orig & !0xf);
-        let mut full_mask = u64::from(mask & !0xf) | 0xffff_ffff_0000_0000;
-        if wide && i + 1 < count {
-            let hi_off = off + 4;
-            let hi = cfg.read32(bdf, hi_off);
-            cfg.write32(bdf, hi_off, 0xffff_ffff);
-            let hi_mask = cfg.read32(bdf, hi_off);
-            cfg.write32(bdf, hi_off, hi);
-            addr |= u64::from(hi) << 32;
-            full_mask = (full_mask & 0xffff_ffff) | (u64::from(hi_mask) << 32);
-        }
-        if mask & !0xf != 0 {
-            bars[i] = Bar::Mem {
-                addr,
-                size: (!full_mask).wrapping_add(1),
-                wide,
-                prefetchable,
-            };
-        }
-        i += if wide { 2 } else { 1 };
-    }
-    cfg.write32(bdf, reg::COMMAND, command & 0xffff);
-    bars
-}
-
 /// Calls `found` for every function on every bus (0..=255), in B:D.F order.
 pub fn enumerate<C: ConfigSpace + ?Sized>(cfg: &C, found: &mut dyn FnMut(PciFunction)) {
-    for bus in 0..=255u8 {
-        for dev in 0..32u8 {
-            let Some(f0) = probe(cfg, Bdf { bus, dev, func: 0 }) else {
-                continue;
-            };
-            let multi = (cfg.read32(f0.bdf, reg::HEADER) >> 16) & 0x80 != 0;
-            found(f0);
-            if multi {
-                for func in 1..8u8 {
-                    if let Some(f) = probe(cfg, Bdf { bus, dev, func }) {
-                        found(f);
-                    }
-                }
-            }
+    pci::enumerate(cfg, |f| {
+        if let Some(p) = probe(cfg, f.bdf) {
+            found(p);
         }
-    }
+    });
 }
 
 /// The `pci` table's header line.
@@ -230,18 +120,18 @@ impl fmt::Display for Row<'_> {
         let mut any = false;
         for (i, bar) in p.bars.iter().enumerate() {
             match *bar {
-                Bar::None => continue,
-                Bar::Io { port, size } => write!(f, " {i}:io {port:#x}+{size:#x}")?,
-                Bar::Mem {
+                None => continue,
+                Some(Bar::Io { port, size }) => write!(f, " {i}:io {port:#x}+{size:#x}")?,
+                Some(Bar::Memory {
                     addr,
                     size,
-                    wide,
+                    is64,
                     prefetchable,
-                } => {
+                }) => {
                     write!(
                         f,
                         " {i}:mem{} {addr:#x}+{size:#x}",
-                        if wide { "64" } else { "32" }
+                        if is64 { "64" } else { "32" }
                     )?;
                     if prefetchable {
                         f.write_str(" pf")?;
@@ -349,30 +239,30 @@ mod tests {
         let nic = probe(&cfg, bdf(0, 3, 0)).unwrap();
         assert_eq!(
             nic.bars[0],
-            Bar::Io {
+            Some(Bar::Io {
                 port: 0xc000,
                 size: 0x20
-            }
+            })
         );
         assert_eq!(
             nic.bars[1],
-            Bar::Mem {
+            Some(Bar::Memory {
                 addr: 0xfebd_1000,
                 size: 0x1000,
-                wide: false,
+                is64: false,
                 prefetchable: false
-            }
+            })
         );
         assert_eq!(
             nic.bars[4],
-            Bar::Mem {
+            Some(Bar::Memory {
                 addr: 0xfe00_0000,
                 size: 0x4000,
-                wide: true,
+                is64: true,
                 prefetchable: true
-            }
+            })
         );
-        assert_eq!(nic.bars[5], Bar::None, "upper half of the 64-bit BAR");
+        assert_eq!(nic.bars[5], None, "upper half of the 64-bit BAR");
         // The probe leaves the registers and the command register as found.
         assert_eq!(cfg.read32(bdf(0, 3, 0), 0x14), 0xfebd_1000);
         assert_eq!(cfg.read32(bdf(0, 3, 0), 0x04), 0x7);

@@ -479,3 +479,92 @@ fn two_nics_of_different_models_both_answer_with_their_own_address() {
     assert!(addr.contains("lan   192.168.10.1/24"), "{addr}");
     assert!(addr.contains("wan   198.51.100.1/24"), "{addr}");
 }
+
+/// Writes a configuration module for `-initrd` and returns its path.
+fn config_file(name: &str, text: &str) -> std::path::PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("ringwall-nic-{}-{name}.conf", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A valid appliance file; the private key is `wg genkey` output
+/// (wireguard-tools 1.0.20210914), as in netfn's config tests.
+const GOOD_CONFIG: &str = "[Interface]
+PrivateKey = 2Cj63wEYLV88FyzIf5+4IDm4qiwmfgvelFVcuChk0V4=
+[LAN]
+Address = 10.1.0.1/16
+[WAN]
+Address = 198.51.100.1/24
+[Peer]
+PublicKey = nKdd23xjbLetfI/2B/muDbL36EplcAMXj/gq0mbf6lE=
+AllowedIPs = 10.20.0.0/16
+";
+
+#[test]
+fn config_module_addresses_win_and_virtio_rng_stands_in_for_rdrand() {
+    let lan = Port::new(
+        [0x52, 0x54, 0, 0x12, 0x36, 0x01],
+        [10, 1, 0, 1],
+        [10, 1, 0, 2],
+    );
+    let path = config_file("good", GOOD_CONFIG);
+    let mut vm = QemuBuilder::new()
+        .memory("128M")
+        .append("lan=192.168.10.1/24")
+        .initrd(&path)
+        .netdev_dgram("n0", &lan.link)
+        .device(&format!("virtio-net-pci,netdev=n0,mac={}", lan.mac_text()))
+        .device("virtio-rng-pci")
+        // A CPU without RDRAND/RDSEED: virtio-rng is the only entropy.
+        .arg("-cpu")
+        .arg("qemu64")
+        .spawn()
+        .unwrap();
+    let log = vm.console().wait_for_prompt(BOOT_TIMEOUT).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(log.contains("config: parsed"), "{log}");
+    assert!(log.contains("no RDSEED/RDRAND"), "{log}");
+    assert!(
+        log.contains("virtio-rng: entropy source (answering); kernel entropy available"),
+        "{log}"
+    );
+    let r = lan.arp();
+    assert_eq!(&r[28..32], &[10, 1, 0, 1], "address from [LAN]");
+    lan.ping(1, b"configured").unwrap();
+    let addr = vm.console().command("ip addr").unwrap();
+    assert!(addr.contains("lan   10.1.0.1/16"), "{addr}");
+    let pci = vm.console().command("pci").unwrap();
+    assert!(
+        pci.lines()
+            .any(|l| l.contains("1af4:1005") && l.contains("virtio-rng")),
+        "{pci}"
+    );
+}
+
+#[test]
+fn a_broken_config_is_reported_by_line_and_the_command_line_address_is_used() {
+    let lan = Port::new(
+        [0x52, 0x54, 0, 0x12, 0x37, 0x01],
+        [192, 168, 10, 1],
+        [192, 168, 10, 2],
+    );
+    let path = config_file(
+        "bad",
+        "[Interface]\nPrivateKey = not-a-key\n[LAN]\nAddress = 300.1.1.1/24\n",
+    );
+    let mut vm = QemuBuilder::new()
+        .memory("128M")
+        .append("lan=192.168.10.1/24")
+        .initrd(&path)
+        .netdev_dgram("n0", &lan.link)
+        .device(&format!("e1000,netdev=n0,mac={}", lan.mac_text()))
+        .spawn()
+        .unwrap();
+    let log = vm.console().wait_for_prompt(BOOT_TIMEOUT).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(log.contains("config: line 2:"), "{log}");
+    assert!(log.contains("config: line 4:"), "{log}");
+    lan.arp();
+    lan.ping(1, b"fallback").unwrap();
+}

@@ -517,7 +517,7 @@ mod tests {
             revision: 2,
             header_type: 0,
             irq_line: 0,
-            bars: [crate::pci::Bar::None; 6],
+            bars: [None; 6],
             driver: None,
         });
         let out = run(&mut m, "pci");

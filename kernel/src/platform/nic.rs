@@ -206,7 +206,15 @@ fn claim(f: &PciFunction, dma: &mut DmaRegion, pool: &mut PacketPool) -> Option<
                 Ok(r) => {
                     *RNG.lock() = Some(RngCell(r));
                     rand::set_fallback(virtio_random);
-                    info!("{}: virtio-rng: entropy source", f.bdf);
+                    let mut probe = [0u8; 16];
+                    let answers = virtio_random(&mut probe);
+                    let usable = rand::fill_random(&mut probe).is_ok();
+                    info!(
+                        "{}: virtio-rng: entropy source ({}); kernel entropy {}",
+                        f.bdf,
+                        if answers { "answering" } else { "silent" },
+                        if usable { "available" } else { "unavailable" }
+                    );
                     Some(Claim::Entropy)
                 }
                 Err(e) => {
@@ -217,10 +225,8 @@ fn claim(f: &PciFunction, dma: &mut DmaRegion, pool: &mut PacketPool) -> Option<
         };
     }
     let model = intel::probe(f.vendor, f.device)?;
-    let regs = match pci::read_bar(&cfg, f.bdf, 0) {
-        Ok(Some(bar)) => map_mem(0, bar),
-        _ => None,
-    };
+    // BAR0 as sized at enumeration (sizing again would briefly move it).
+    let regs = f.bars[0].and_then(|bar| map_mem(0, bar));
     let Some(mut regs) = regs else {
         error!(
             "{}: {}: BAR0 is not a memory BAR",
