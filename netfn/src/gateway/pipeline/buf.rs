@@ -2,12 +2,29 @@
 //! transmit side, as traits and one small type, so `netfn` never depends on
 //! `drivers`.
 //!
-//! The kernel's `drivers::buf::PacketBuf` (a 2 KiB DMA slot with a
-//! `start`/`len` window) implements [`PacketBuffer`] by forwarding each call
-//! to its own method of the same name, and `PacketPool` implements
-//! [`BufPool`]. The pipeline moves buffers by value: a buffer either ends up
-//! in a [`TxLists`] list, waits in a queue owned by the gateway, or goes back
-//! to the pool, so ownership alone proves that no buffer is lost or sent twice.
+//! The pipeline moves buffers by value: a buffer either ends up in a
+//! [`TxLists`] list, waits in a queue owned by the gateway, or goes back to
+//! the pool, so ownership alone proves that no buffer is lost or sent twice.
+//!
+//! The kernel adapts `drivers::buf` (a 2 KiB DMA slot with a `start`/`len`
+//! window). Neither the traits nor `PacketBuf`/`PacketPool` are the
+//! kernel's own, so Rust's orphan rule asks for local newtypes, which cost
+//! nothing (a move in, a move out):
+//! ```text
+//! struct Buf(PacketBuf);
+//! impl PacketBuffer for Buf {
+//!     fn start(&self) -> usize { self.0.start() }
+//!     fn len(&self) -> usize { self.0.len() }
+//!     fn slot(&self) -> &[u8] { self.0.slot() }
+//!     fn slot_mut(&mut self) -> &mut [u8] { self.0.slot_mut() }
+//!     fn set_window(&mut self, s: usize, l: usize) -> bool { self.0.set_window(s, l) }
+//! }
+//! struct Pool<'a>(&'a mut PacketPool);
+//! impl BufPool<Buf> for Pool<'_> {
+//!     fn alloc(&mut self) -> Option<Buf> { self.0.alloc().map(Buf) }
+//!     fn free(&mut self, b: Buf) { self.0.free(b.0) }
+//! }
+//! ```
 
 use alloc::vec::Vec;
 

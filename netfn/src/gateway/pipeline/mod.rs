@@ -23,19 +23,19 @@
 //! a 2 KiB slot, so WireGuard's 16-byte header and the 42 outer bytes fit in
 //! front of an inner packet and the tag fits behind it.
 //!
-//! The poll loop, in outline (`PacketBuf` implements [`PacketBuffer`],
-//! `PacketPool` implements [`BufPool`]):
+//! The poll loop, in outline (`Buf` and `Pool` are the kernel's newtypes
+//! over `drivers::buf`, see [`buf`]):
 //! ```text
 //! let mut gw = Gateway::new(&config, lan_mac, wan_mac, rng, now)?;
 //! let mut out = TxLists::with_capacity(2 * BURST);
 //! gw.announce(&mut out, &mut pool);                 // at link up
 //! loop {
 //!     let now = Time { mono_ns: tsc_ns(), unix_ns: rtc_ns() };
-//!     for buf in lan.rx_burst() { gw.process_lan(now, buf, &mut out, &mut pool) }
-//!     for buf in wan.rx_burst() { gw.process_wan(now, buf, &mut out, &mut pool) }
+//!     for b in lan.rx_burst() { gw.process_lan(now, Buf(b), &mut out, &mut pool) }
+//!     for b in wan.rx_burst() { gw.process_wan(now, Buf(b), &mut out, &mut pool) }
 //!     gw.tick(now, &mut out, &mut pool);
-//!     lan.tx_burst(out.drain(Port::Lan));          // what a full ring refuses:
-//!     wan.tx_burst(out.drain(Port::Wan));          // free it, count `ring-full`
+//!     lan.tx_burst(out.drain(Port::Lan).map(|b| b.0)); // what a full ring
+//!     wan.tx_burst(out.drain(Port::Wan).map(|b| b.0)); // refuses: free, count
 //! }
 //! ```
 //!
