@@ -169,7 +169,15 @@ struct Samples(Vec<u64>);
 impl Samples {
     fn median_per_packet(&mut self) -> f64 {
         self.0.sort_unstable();
-        self.0[self.0.len() / 2] as f64 / BURST as f64
+        // WG_BENCH_PERCENTILE=5 reports a low percentile instead of the
+        // median: on a busy machine it shows what the code can do unhindered.
+        let pct = std::env::var("WG_BENCH_PERCENTILE")
+            .ok()
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(50)
+            .min(100);
+        let i = (self.0.len() * pct / 100).min(self.0.len() - 1);
+        self.0[i] as f64 / BURST as f64
     }
 }
 

@@ -109,7 +109,13 @@ fn ring_key(key: &[u8; 32]) -> Result<ring::aead::LessSafeKey, AeadError> {
 impl Drop for RingKey {
     fn drop(&mut self) {
         if let Ok(zero) = ring_key(&[0; 32]) {
-            self.0 = zero;
+            // A plain assignment right before the memory is freed may be
+            // removed as a dead store; a volatile write may not.
+            // Safety: `self.0` is a valid, aligned, exclusively borrowed
+            // `LessSafeKey`; overwriting it without running its drop glue
+            // leaks nothing because it owns no heap memory or other resource.
+            unsafe { core::ptr::write_volatile(&mut self.0, zero) };
+            core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
         }
     }
 }

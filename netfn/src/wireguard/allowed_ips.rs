@@ -15,6 +15,25 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::net::IpAddr;
 
+/// An address as the table keys it: the data path reads these straight
+/// from packet headers without building an `IpAddr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpKey {
+    /// An IPv4 address as a big-endian number.
+    V4(u32),
+    /// An IPv6 address as a big-endian number.
+    V6(u128),
+}
+
+impl From<IpAddr> for IpKey {
+    fn from(a: IpAddr) -> IpKey {
+        match a {
+            IpAddr::V4(a) => IpKey::V4(u32::from(a)),
+            IpAddr::V6(a) => IpKey::V6(u128::from(a)),
+        }
+    }
+}
+
 struct Level<K> {
     len: u8,
     map: BTreeMap<K, PeerId>,
@@ -117,9 +136,15 @@ impl AllowedIps {
     /// The peer of the longest prefix holding `addr`.
     #[inline]
     pub fn lookup(&self, addr: IpAddr) -> Option<PeerId> {
+        self.lookup_key(IpKey::from(addr))
+    }
+
+    /// The same, for an address read straight out of a packet header.
+    #[inline]
+    pub fn lookup_key(&self, addr: IpKey) -> Option<PeerId> {
         match addr {
-            IpAddr::V4(a) => self.lookup_v4(u32::from(a)),
-            IpAddr::V6(a) => self.lookup_v6(u128::from(a)),
+            IpKey::V4(a) => self.lookup_v4(a),
+            IpKey::V6(a) => self.lookup_v6(a),
         }
     }
 

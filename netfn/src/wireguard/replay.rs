@@ -69,6 +69,15 @@ impl ReplayWindow {
     #[inline]
     pub fn update(&mut self, counter: u64) -> Result<(), ReplayError> {
         self.check(counter)?;
+        self.mark(counter);
+        Ok(())
+    }
+
+    /// Records `counter`, which `check` accepted with no update since
+    /// (the data path checks before decrypting and marks after, so it need
+    /// not check twice).
+    #[inline]
+    pub fn mark(&mut self, counter: u64) {
         let index = counter / BITS;
         if !self.any || counter > self.last {
             let current = if self.any {
@@ -85,7 +94,6 @@ impl ReplayWindow {
             self.any = true;
         }
         self.bitmap[(index as usize) % WORDS] |= 1 << (counter % BITS);
-        Ok(())
     }
 
     /// The newest counter accepted so far.

@@ -9,27 +9,28 @@
 //! only flagged here and sent by the next `tick`, so the data path stays one
 //! shape.
 
+use super::allowed_ips::IpKey;
 use super::device::{Encap, Engine, TickAction};
 use super::handshake::create_initiation;
 use super::messages::{Initiation, INITIATION_LEN, TRANSPORT_HEADER_LEN, TRANSPORT_MIN_LEN};
 use super::peer::Peer;
 use super::{Aead, Error, PeerId, Rng, Time, REKEY_AFTER_TIME, REKEY_ATTEMPT_TIME};
 use alloc::boxed::Box;
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::net::SocketAddr;
 
 /// The destination address of an inner IPv4/IPv6 packet.
 #[inline]
-fn inner_destination(p: &[u8]) -> Option<IpAddr> {
+fn inner_destination(p: &[u8]) -> Option<IpKey> {
     match p.first()? >> 4 {
         4 if p.len() >= 20 => {
             let mut a = [0u8; 4];
             a.copy_from_slice(&p[16..20]);
-            Some(IpAddr::V4(Ipv4Addr::from(a)))
+            Some(IpKey::V4(u32::from_be_bytes(a)))
         }
         6 if p.len() >= 40 => {
             let mut a = [0u8; 16];
             a.copy_from_slice(&p[24..40]);
-            Some(IpAddr::V6(Ipv6Addr::from(a)))
+            Some(IpKey::V6(u128::from_be_bytes(a)))
         }
         _ => None,
     }
@@ -63,7 +64,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         let dst = inner_destination(inner).ok_or(Error::BadInnerPacket)?;
         let id = self
             .allowed
-            .lookup(dst)
+            .lookup_key(dst)
             .ok_or(Error::NoPeerForDestination)?;
         let mtu = self.mtu;
         let rekey_msgs = self.rekey_after_messages;
@@ -330,12 +331,12 @@ mod tests {
         let mut v4 = [0u8; 20];
         v4[0] = 0x45;
         v4[16..20].copy_from_slice(&[10, 0, 0, 9]);
-        assert_eq!(inner_destination(&v4), Some("10.0.0.9".parse().unwrap()));
+        assert_eq!(inner_destination(&v4), Some(IpKey::V4(0x0a00_0009)));
         assert_eq!(inner_destination(&v4[..19]), None);
         let mut v6 = [0u8; 40];
         v6[0] = 0x60;
         v6[39] = 1;
-        assert_eq!(inner_destination(&v6), Some("::1".parse().unwrap()));
+        assert_eq!(inner_destination(&v6), Some(IpKey::V6(1)));
         assert_eq!(inner_destination(&[0x50; 40]), None);
         assert_eq!(inner_destination(&[]), None);
     }
