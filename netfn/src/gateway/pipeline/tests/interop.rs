@@ -325,3 +325,38 @@ fn pipeline_rate() {
     }
     w.finish();
 }
+
+#[test]
+fn under_load_the_peer_gets_a_cookie_first_and_then_a_session() {
+    let mut w = World::new();
+    w.gw.engine_mut().force_under_load(true);
+    let ping = echo(REMOTE, HOST, 64, true, 11, 1, b"cookie");
+    w.peer_send(&ping);
+    assert_eq!(w.to_peer.last().unwrap().1[0], 3, "a cookie reply");
+    assert!(w.lan_rx.is_empty());
+    // boringtun's retry carries MAC2 now; its queued ping follows.
+    let mut dst = vec![0u8; 2048];
+    let retry = match w.bt.format_handshake_initiation(&mut dst, true) {
+        boringtun::noise::TunnResult::WriteToNetwork(d) => d.to_vec(),
+        other => panic!("{other:?}"),
+    };
+    w.peer_datagram(&retry);
+    assert_eq!(w.to_peer.last().unwrap().1[0], 2, "a handshake response");
+    assert_eq!(w.lan_rx, [after_hops(&ping, 1)]);
+    w.finish();
+}
+
+#[test]
+fn without_a_configured_endpoint_the_peer_must_call_first() {
+    let text = config_text("").replace("Endpoint = 203.0.113.7:51820\n", "");
+    let mut w = World::with(&text, 64);
+    w.lan_send(&echo(HOST, REMOTE, 64, true, 12, 1, b"where?"));
+    assert_eq!(w.dropped(DropReason::NoEndpoint), 1);
+    assert!(w.to_peer.is_empty());
+    let ping = echo(REMOTE, HOST, 64, true, 12, 2, b"here");
+    w.peer_send(&ping);
+    assert_eq!(w.lan_rx, [after_hops(&ping, 1)]);
+    w.lan_send(&echo(HOST, REMOTE, 64, false, 12, 2, b"here"));
+    assert_eq!(w.peer_rx.len(), 1);
+    w.finish();
+}

@@ -16,6 +16,7 @@ mod edges;
 mod fuzz;
 mod harness;
 mod interop;
+mod noalloc;
 mod slowpath;
 
 pub(super) use super::{BufPool, PacketBuffer, Port};
