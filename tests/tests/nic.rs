@@ -488,33 +488,47 @@ fn config_file(name: &str, text: &str) -> std::path::PathBuf {
     path
 }
 
-/// A valid appliance file; the private key is `wg genkey` output
+/// A valid appliance file whose `[LAN]` is the NIC with `lan_mac`; the
+/// private and public keys are `wg genkey | wg pubkey` output
 /// (wireguard-tools 1.0.20210914), as in netfn's config tests.
-const GOOD_CONFIG: &str = "[Interface]
+fn good_config(lan_mac: &str) -> String {
+    format!(
+        "[Interface]
 PrivateKey = 2Cj63wEYLV88FyzIf5+4IDm4qiwmfgvelFVcuChk0V4=
 [LAN]
 Address = 10.1.0.1/16
+MAC = {lan_mac}
 [WAN]
 Address = 198.51.100.1/24
 [Peer]
 PublicKey = nKdd23xjbLetfI/2B/muDbL36EplcAMXj/gq0mbf6lE=
 AllowedIPs = 10.20.0.0/16
-";
+"
+    )
+}
 
 #[test]
-fn config_module_addresses_win_and_virtio_rng_stands_in_for_rdrand() {
-    let lan = Port::new(
+fn config_module_picks_ports_and_addresses_and_virtio_rng_stands_in_for_rdrand() {
+    // PCI order is virtio-net then e1000; the file makes the e1000 the LAN.
+    let wan = Port::new(
         [0x52, 0x54, 0, 0x12, 0x36, 0x01],
+        [198, 51, 100, 1],
+        [198, 51, 100, 2],
+    );
+    let lan = Port::new(
+        [0x52, 0x54, 0, 0x12, 0x36, 0x02],
         [10, 1, 0, 1],
         [10, 1, 0, 2],
     );
-    let path = config_file("good", GOOD_CONFIG);
+    let path = config_file("good", &good_config(&lan.mac_text()));
     let mut vm = QemuBuilder::new()
         .memory("128M")
         .append("lan=192.168.10.1/24")
         .initrd(&path)
-        .netdev_dgram("n0", &lan.link)
-        .device(&format!("virtio-net-pci,netdev=n0,mac={}", lan.mac_text()))
+        .netdev_dgram("n0", &wan.link)
+        .device(&format!("virtio-net-pci,netdev=n0,mac={}", wan.mac_text()))
+        .netdev_dgram("n1", &lan.link)
+        .device(&format!("e1000,netdev=n1,mac={}", lan.mac_text()))
         .device("virtio-rng-pci")
         // A CPU without RDRAND/RDSEED: virtio-rng is the only entropy.
         .arg("-cpu")
@@ -529,11 +543,17 @@ fn config_module_addresses_win_and_virtio_rng_stands_in_for_rdrand() {
         log.contains("virtio-rng: entropy source (answering); kernel entropy available"),
         "{log}"
     );
-    let r = lan.arp();
-    assert_eq!(&r[28..32], &[10, 1, 0, 1], "address from [LAN]");
-    lan.ping(1, b"configured").unwrap();
+    for p in [&lan, &wan] {
+        let r = p.arp();
+        assert_eq!(&r[22..28], &p.mac, "sender MAC");
+        assert_eq!(&r[28..32], &p.ip, "address from the file");
+        p.ping(1, b"configured").unwrap();
+    }
     let addr = vm.console().command("ip addr").unwrap();
     assert!(addr.contains("lan   10.1.0.1/16"), "{addr}");
+    assert!(addr.contains("wan   198.51.100.1/24"), "{addr}");
+    let links = vm.console().command("ip link").unwrap();
+    assert!(links.starts_with("lan   e1000"), "{links}");
     let pci = vm.console().command("pci").unwrap();
     assert!(
         pci.lines()

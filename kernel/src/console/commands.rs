@@ -252,24 +252,32 @@ fn pci(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outc
 }
 
 fn ip(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
-    let net = m.net().ok_or(CmdError::Unsupported("no network ports"))?;
-    match args.rest() {
-        ["link"] | ["l"] => net.ip_link(out)?,
-        ["addr"] | ["a"] => net.ip_addr(out)?,
+    let link = match args.rest() {
+        ["link"] | ["l"] => true,
+        ["addr"] | ["a"] => false,
         _ => return Err(CmdError::Usage),
+    };
+    let net = m.net().ok_or(CmdError::Unsupported("no network ports"))?;
+    if link {
+        net.ip_link(out)?;
+    } else {
+        net.ip_addr(out)?;
     }
     Ok(Outcome::Done)
 }
 
 fn stats(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
-    let net = m.net().ok_or(CmdError::Unsupported("no network ports"))?;
-    match args.rest() {
-        [] => net.stats(out)?,
-        ["reset"] => {
-            net.reset_stats();
-            writeln!(out, "counters reset")?;
-        }
+    let reset = match args.rest() {
+        [] => false,
+        ["reset"] => true,
         _ => return Err(CmdError::Usage),
+    };
+    let net = m.net().ok_or(CmdError::Unsupported("no network ports"))?;
+    if reset {
+        net.reset_stats();
+        writeln!(out, "counters reset")?;
+    } else {
+        net.stats(out)?;
     }
     Ok(Outcome::Done)
 }
@@ -458,6 +466,20 @@ mod tests {
             assert!(line.ends_with(c.help), "{line}");
         }
         assert_eq!(run(&mut Fake::new(), "help me"), "error: usage: help \n");
+    }
+
+    #[test]
+    fn network_commands_check_usage_then_need_ports() {
+        let mut m = Fake::new();
+        assert_eq!(run(&mut m, "ip"), "error: usage: ip link|addr\n");
+        assert_eq!(run(&mut m, "stats now"), "error: usage: stats [reset]\n");
+        let out = run(&mut m, "ip link");
+        assert!(
+            out.starts_with("error:") && out.contains("no network ports"),
+            "{out}"
+        );
+        let out = run(&mut m, "stats reset");
+        assert!(out.contains("no network ports"), "{out}");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use drivers::buf::{Burst, PacketPool, BUF_SIZE};
 use drivers::hal::DmaRegion;
 use drivers::intel::{self, IntelNic};
 use drivers::netdev::{NetDevice, NicStats};
-use drivers::pci::{self, command, Bar};
+use drivers::pci::{self, command, Bar, Bdf};
 use drivers::virtio::net::VirtioNet;
 use drivers::virtio::rng::{EntropySource, VirtioRng};
 use drivers::virtio::{self, AnyTransport, DeviceType};
@@ -88,6 +88,16 @@ impl NetDevice for Nic {
     }
     fn reset_stats(&mut self) {
         each!(self, d => d.reset_stats())
+    }
+}
+
+impl Nic {
+    /// Stops the device and returns every buffer it holds to `pool`.
+    fn release(&mut self, pool: &mut PacketPool) {
+        match self {
+            Nic::Virtio(d) => d.release_all(pool),
+            Nic::Intel(d) => d.release_all(pool),
+        }
     }
 }
 
@@ -269,43 +279,53 @@ pub fn bring_up(
         return None;
     };
     let mut pool = PacketPool::new(pool_mem);
-    let mut ports = Vec::new();
+    let mut nics: Vec<(Bdf, Nic)> = Vec::new();
     for f in pci.iter_mut() {
-        let before = ports.len();
-        let nic = match claim(f, &mut dma, &mut pool) {
-            Some(Claim::Port(nic)) => nic,
-            Some(Claim::Entropy) => {
-                f.driver = Some("virtio-rng");
-                continue;
+        match claim(f, &mut dma, &mut pool) {
+            Some(Claim::Port(nic)) => {
+                f.driver = Some(nic.driver_name());
+                nics.push((f.bdf, nic));
             }
-            None => continue,
-        };
-        f.driver = Some(nic.driver_name());
-        let Some(name) = addr::port_name(before) else {
-            warn!("{}: more than {MAX_PORTS} ports; left unused", f.bdf);
+            Some(Claim::Entropy) => f.driver = Some("virtio-rng"),
+            None => {}
+        }
+    }
+    let ids: Vec<(Bdf, [u8; 6])> = nics.iter().map(|(b, n)| (*b, n.mac())).collect();
+    let roles = addr::assign_roles(&ids, config.as_ref(), &mut |e| error!("config: {e}"));
+    let mut by_role: Vec<(usize, Bdf, Nic)> = roles
+        .into_iter()
+        .zip(nics)
+        .map(|(r, (b, n))| (r, b, n))
+        .collect();
+    by_role.sort_by_key(|(r, _, _)| *r);
+    let mut ports = Vec::new();
+    for (role, bdf, mut nic) in by_role {
+        let Some(name) = addr::port_name(role) else {
+            warn!("{bdf}: more than {MAX_PORTS} ports; left unused");
+            nic.release(&mut pool);
             continue;
         };
-        let addressing = match addr::choose(before, config.as_ref(), |k| opts.get(k)) {
+        let addressing = match addr::choose(role, config.as_ref(), |k| opts.get(k)) {
             Ok(a) => a,
             Err(e) => {
                 error!("{name}: address: {e}");
                 Addressing::None
             }
         };
+        let gateway = addr::gateway(role, config.as_ref());
         let mac = nic.mac();
         let now_ms = (tsc::now_ns() / 1_000_000) as i64;
         let host = match addressing {
             Addressing::None => None,
             Addressing::Static(a, l) => {
-                HostStack::new(mac, Some((a, l)), None, false, seed(), now_ms).ok()
+                HostStack::new(mac, Some((a, l)), gateway, false, seed(), now_ms).ok()
             }
             Addressing::Dhcp => HostStack::new(mac, None, None, true, seed(), now_ms).ok(),
         };
-        let mut port = Port::new(name, Some(f.bdf), nic, addressing, host);
+        let mut port = Port::new(name, Some(bdf), nic, addressing, host);
         info!(
-            "{name}: {} at {}, mac {}, link {}, address {}",
+            "{name}: {} at {bdf}, mac {}, link {}, address {}",
             port.dev.driver_name(),
-            f.bdf,
             MacAddr(port.mac()),
             if port.dev.link_up() { "up" } else { "down" },
             Shown(addressing)
