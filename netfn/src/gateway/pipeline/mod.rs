@@ -43,11 +43,13 @@
 //! (LAN receive: classify, route, forward into the tunnel), `wan` (WAN
 //! receive: WireGuard, decrypted packets onto the LAN), `tunnel`
 //! (encapsulation, peer queues, outer headers), `local` (ARP, echo, ICMP
-//! errors, the host stacks), `tick` (timers, announcements, teardown).
+//! errors, the host stacks), `tick` (timers, announcements, teardown),
+//! [`routes`] (the rules above as `ip route` shows them).
 
 pub mod buf;
 mod lan;
 mod local;
+pub mod routes;
 mod tick;
 mod tunnel;
 mod wan;
@@ -59,6 +61,7 @@ use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr};
 
 pub use buf::{BufPool, PacketBuffer, Port, TxLists, HEADROOM};
+pub use routes::{Route, RouteDev};
 
 use super::counters::{DropReason, GatewayCounters};
 use super::ether::{self, Mac};
