@@ -49,7 +49,7 @@ impl core::fmt::Display for PortEvent {
         f.write_str(match self {
             PortEvent::LinkUp => "link up",
             PortEvent::LinkDown => "link down",
-            PortEvent::DeviceReset => "device failed and was re-initialised",
+            PortEvent::DeviceReset => "device failed; its driver reset it",
         })
     }
 }

@@ -20,7 +20,7 @@ use drivers::hal::DmaRegion;
 use drivers::intel::{self, IntelNic};
 use drivers::netdev::{NetDevice, NicStats};
 use drivers::pci::{self, command, Bar, Bdf};
-use drivers::virtio::net::VirtioNet;
+use drivers::virtio::net::{Event, VirtioNet};
 use drivers::virtio::rng::{EntropySource, VirtioRng};
 use drivers::virtio::{self, AnyTransport, DeviceType};
 use log::{error, info, warn};
@@ -81,7 +81,18 @@ impl NetDevice for Nic {
         each!(self, d => d.tx_burst(pool, bufs))
     }
     fn maintain(&mut self, pool: &mut PacketPool) {
-        each!(self, d => d.maintain(pool))
+        match self {
+            // `check` says why a reset happened and whether it worked; link
+            // changes are logged by the port, which sees them for every model.
+            Nic::Virtio(d) => match d.check(pool) {
+                Some(e @ Event::RecoveryFailed(_)) => {
+                    error!("virtio-net {}: {e}", MacAddr(d.mac()))
+                }
+                Some(e @ Event::Recovered) => warn!("virtio-net {}: {e}", MacAddr(d.mac())),
+                Some(Event::LinkUp | Event::LinkDown) | None => {}
+            },
+            Nic::Intel(d) => d.maintain(pool),
+        }
     }
     fn stats(&self) -> &NicStats {
         each!(self, d => d.stats())
