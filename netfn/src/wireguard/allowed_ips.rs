@@ -44,6 +44,30 @@ struct Level<K> {
 pub struct AllowedIps {
     v4: Vec<Level<u32>>,
     v6: Vec<Level<u128>>,
+    /// The same prefixes as (network, mask, peer), longest first, while a
+    /// family has at most [`FLAT_MAX`]: the usual appliance has a handful,
+    /// and a linear scan of one array beats three dependent pointer loads.
+    flat4: Option<Vec<(u32, u32, PeerId)>>,
+    flat6: Option<Vec<(u128, u128, PeerId)>>,
+}
+
+/// Largest family size kept in the flat array as well.
+const FLAT_MAX: usize = 8;
+
+fn flatten<K: Copy + Ord>(
+    levels: &[Level<K>],
+    mask: impl Fn(u8) -> K,
+) -> Option<Vec<(K, K, PeerId)>> {
+    if levels.iter().map(|l| l.map.len()).sum::<usize>() > FLAT_MAX {
+        return None;
+    }
+    Some(
+        levels
+            .iter()
+            .flat_map(|l| l.map.iter().map(move |(k, p)| (*k, l.len, *p)))
+            .map(|(k, len, p)| (k, mask(len), p))
+            .collect(),
+    )
 }
 
 fn mask4(len: u8) -> u32 {
@@ -88,10 +112,17 @@ impl AllowedIps {
 
     /// Routes `prefix` to `peer`; returns the peer that had it before.
     pub fn insert(&mut self, prefix: IpPrefix, peer: PeerId) -> Option<PeerId> {
-        match prefix.network().addr {
+        let old = match prefix.network().addr {
             IpAddr::V4(a) => level(&mut self.v4, prefix.len).insert(u32::from(a), peer),
             IpAddr::V6(a) => level(&mut self.v6, prefix.len).insert(u128::from(a), peer),
-        }
+        };
+        self.reflatten();
+        old
+    }
+
+    fn reflatten(&mut self) {
+        self.flat4 = flatten(&self.v4, mask4);
+        self.flat6 = flatten(&self.v6, mask6);
     }
 
     /// Removes `prefix`; returns the peer it pointed to.
@@ -102,6 +133,7 @@ impl AllowedIps {
         };
         self.v4.retain(|l| !l.map.is_empty());
         self.v6.retain(|l| !l.map.is_empty());
+        self.reflatten();
         out
     }
 
@@ -115,11 +147,15 @@ impl AllowedIps {
         }
         self.v4.retain(|l| !l.map.is_empty());
         self.v6.retain(|l| !l.map.is_empty());
+        self.reflatten();
     }
 
     /// The peer of the longest prefix holding an IPv4 address.
     #[inline]
     pub fn lookup_v4(&self, addr: u32) -> Option<PeerId> {
+        if let Some(f) = &self.flat4 {
+            return f.iter().find(|e| addr & e.1 == e.0).map(|e| e.2);
+        }
         self.v4
             .iter()
             .find_map(|l| l.map.get(&(addr & mask4(l.len))).copied())
@@ -128,6 +164,9 @@ impl AllowedIps {
     /// The peer of the longest prefix holding an IPv6 address.
     #[inline]
     pub fn lookup_v6(&self, addr: u128) -> Option<PeerId> {
+        if let Some(f) = &self.flat6 {
+            return f.iter().find(|e| addr & e.1 == e.0).map(|e| e.2);
+        }
         self.v6
             .iter()
             .find_map(|l| l.map.get(&(addr & mask6(l.len))).copied())
@@ -211,6 +250,64 @@ mod tests {
         assert_eq!(t.lookup(ip("10.1.1.1")), None);
         assert_eq!(t.lookup(ip("172.16.1.1")), Some(PeerId(3)));
         assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn flat_and_level_paths_agree_across_the_threshold() {
+        // Grow a table prefix by prefix past FLAT_MAX and shrink it again;
+        // every lookup is compared with a linear scan of the model.
+        let prefixes = [
+            "10.0.0.0/8",
+            "10.1.0.0/16",
+            "10.1.2.0/24",
+            "0.0.0.0/0",
+            "10.1.2.3/32",
+            "192.168.0.0/16",
+            "192.168.7.0/24",
+            "172.16.0.0/12",
+            "10.128.0.0/9",
+            "10.1.2.128/25",
+            "fd00::/8",
+            "fd00:1::/32",
+            "::/0",
+        ];
+        let probes = [
+            "10.1.2.3",
+            "10.1.2.200",
+            "10.1.3.1",
+            "10.200.0.1",
+            "8.8.8.8",
+            "192.168.7.7",
+            "192.168.8.8",
+            "172.20.0.1",
+            "fd00:1::5",
+            "fd01::1",
+            "2001:db8::1",
+        ];
+        let mut t = AllowedIps::new();
+        let mut model: std::vec::Vec<(IpPrefix, PeerId)> = std::vec::Vec::new();
+        let check = |t: &AllowedIps, model: &[(IpPrefix, PeerId)]| {
+            for a in probes {
+                let a = ip(a);
+                let want = model
+                    .iter()
+                    .filter(|(q, _)| q.contains(a))
+                    .max_by_key(|(q, _)| q.len)
+                    .map(|(_, p)| *p);
+                assert_eq!(t.lookup(a), want, "{a} with {} prefixes", model.len());
+            }
+        };
+        for (i, s) in prefixes.iter().enumerate() {
+            t.insert(p(s), PeerId(i as u32));
+            model.push((p(s), PeerId(i as u32)));
+            check(&t, &model);
+        }
+        for s in prefixes.iter().rev() {
+            t.remove(p(s));
+            model.retain(|(q, _)| *q != p(s));
+            check(&t, &model);
+        }
+        assert!(t.is_empty());
     }
 
     #[test]
