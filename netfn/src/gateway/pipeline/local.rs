@@ -103,6 +103,7 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
                 // The host stack resolves its own pings' next hops from these.
                 let st = self.port_mut(port);
                 st.host.push_rx(buf.data());
+                self.host_pending = true;
                 pool.free(buf);
             }
             ArpOp::Request => pool.free(buf),
@@ -198,6 +199,7 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
             return self.drop_buf(buf, DropReason::Unsupported, pool);
         }
         if self.port_mut(port).host.push_rx(buf.data()) {
+            self.host_pending = true;
             pool.free(buf);
         } else {
             self.drop_buf(buf, DropReason::HostQueueFull, pool);

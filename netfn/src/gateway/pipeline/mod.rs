@@ -82,6 +82,10 @@ pub const LAN_MTU: u16 = 1500;
 /// LAN frames whose next hop never answered, held for one `tick` so each
 /// can be answered with ICMP host unreachable into the tunnel.
 const UNREACHABLE_STASH: usize = 32;
+/// Timers are serviced at most this often (the engine's deadlines and ARP
+/// retries are milliseconds to seconds apart), so an idle poll loop that
+/// calls `tick` every turn does not walk every peer and neighbour each time.
+pub const TICK_INTERVAL_NS: u64 = 1_000_000;
 /// Room for one handshake message, cookie reply or keepalive (≤ 148 bytes).
 const SCRATCH: usize = 256;
 
@@ -160,6 +164,11 @@ pub struct Gateway<R: Rng, B: PacketBuffer, A: Aead = RingAead> {
     pub(crate) config: Config,
     /// See [`UNREACHABLE_STASH`]; empty between calls.
     pub(crate) unreachable: Vec<B>,
+    /// When `tick` next does its work.
+    pub(crate) next_tick_ns: u64,
+    /// A host stack got a frame (or the console used one) since the last
+    /// tick: run it on the next tick, whatever the time.
+    pub(crate) host_pending: bool,
 }
 
 impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
@@ -270,6 +279,8 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
             scratch: [0; SCRATCH],
             config: config.clone(),
             unreachable: Vec::with_capacity(UNREACHABLE_STASH),
+            next_tick_ns: 0,
+            host_pending: false,
         })
     }
 
@@ -331,6 +342,7 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
     /// A port's host stack (the console's `ping` sends through it; replies
     /// and its frames travel through `process_*` and `tick`).
     pub fn host_stack_mut(&mut self, port: Port) -> &mut HostStack {
+        self.host_pending = true;
         &mut self.port_mut(port).host
     }
 

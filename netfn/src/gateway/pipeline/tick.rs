@@ -5,7 +5,7 @@
 
 use core::cell::RefCell;
 
-use super::{push_tx, BufPool, Gateway, PacketBuffer, Port, TxLists, HEADROOM};
+use super::{push_tx, BufPool, Gateway, PacketBuffer, Port, TxLists, HEADROOM, TICK_INTERVAL_NS};
 use crate::gateway::arp::arp_request;
 use crate::gateway::counters::DropReason;
 use crate::gateway::ether;
@@ -13,9 +13,16 @@ use crate::gateway::icmp::IcmpError;
 use crate::wireguard::{Aead, PeerId, Rng, TickAction, Time};
 
 impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
-    /// Services every timer; call once per poll-loop turn (cheap when
-    /// nothing is due). Frames it produces go to `out`.
+    /// Services every timer; call once per poll-loop turn: it does its work
+    /// at most every [`TICK_INTERVAL_NS`] (or at once when a host stack has
+    /// something to do) and returns straight away otherwise. Frames it
+    /// produces go to `out`.
     pub fn tick<P: BufPool<B>>(&mut self, now: Time, out: &mut TxLists<B>, pool: &mut P) {
+        if now.mono_ns < self.next_tick_ns && !self.host_pending {
+            return;
+        }
+        self.next_tick_ns = now.mono_ns.saturating_add(TICK_INTERVAL_NS);
+        self.host_pending = false;
         // The engine returns one action per call; a bound keeps one turn
         // short even if many peers are due at once (the rest wait a turn).
         let mut budget = 2 * self.queues.len() + 8;
