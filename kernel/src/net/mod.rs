@@ -26,8 +26,17 @@ pub use port::{Addressing, Port, PortCounters, PortEvent};
 
 use crate::poll::Dataplane;
 
+/// A NIC as the ports use it: the driver interface plus what `ip link`
+/// shows beyond up/down, which not every driver knows.
+pub trait PortDevice: NetDevice {
+    /// Link speed in Mb/s and full duplex, when the device reports them.
+    fn link_speed(&self) -> Option<(u32, bool)> {
+        None
+    }
+}
+
 /// Every port and the pool their buffers come from.
-pub struct Net<D: NetDevice> {
+pub struct Net<D: PortDevice> {
     /// The ports, in PCI order (lan first, then wan).
     pub ports: Vec<Port<D>>,
     /// The shared packet pool.
@@ -36,7 +45,7 @@ pub struct Net<D: NetDevice> {
     pool_base: PoolStats,
 }
 
-impl<D: NetDevice> Net<D> {
+impl<D: PortDevice> Net<D> {
     /// A data plane over `ports` sharing `pool`.
     pub fn new(ports: Vec<Port<D>>, pool: PacketPool) -> Net<D> {
         Net {
@@ -60,7 +69,7 @@ fn ms(now_ns: u64) -> i64 {
     (now_ns / 1_000_000) as i64
 }
 
-impl<D: NetDevice> Dataplane for Net<D> {
+impl<D: PortDevice> Dataplane for Net<D> {
     fn poll(&mut self, now_ns: u64) -> usize {
         let now = ms(now_ns);
         let mut work = 0;
@@ -94,7 +103,7 @@ pub trait NetConsole {
     fn reset_stats(&mut self);
 }
 
-impl<D: NetDevice> NetConsole for Net<D> {
+impl<D: PortDevice> NetConsole for Net<D> {
     fn ip_link(&mut self, out: &mut dyn Write) -> fmt::Result {
         show::ip_link(&mut self.ports, out)
     }

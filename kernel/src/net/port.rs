@@ -2,7 +2,7 @@
 //! port's software counters.
 //!
 //! This is the glue between `drivers` (buffers and rings) and `netfn` (what
-//! the bytes mean). It is generic over [`NetDevice`], so host tests drive it
+//! the bytes mean). It is generic over [`PortDevice`] (a [`NetDevice`]), so host tests drive it
 //! with a fake NIC and the kernel with its enum over virtio-net and the Intel
 //! NICs: one concrete type per port list, no per-packet dynamic dispatch.
 //!
@@ -21,6 +21,8 @@ use drivers::pci::Bdf;
 use netfn::gateway::classify::{classify_lan, LanFrame, LanIdentity};
 use netfn::gateway::counters::{DropCounters, DropReason};
 use netfn::hoststack::{HostStack, FRAME_MAX};
+
+use super::PortDevice;
 
 /// Software counters of a port, beside the driver's own [`drivers::netdev::NicStats`].
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -66,7 +68,7 @@ pub enum Addressing {
 }
 
 /// A port: device, host stack, counters.
-pub struct Port<D: NetDevice> {
+pub struct Port<D: PortDevice> {
     /// "lan" or "wan" (or "ethN" beyond the first two).
     pub name: &'static str,
     /// Where the NIC sits on the PCI bus (none for fakes).
@@ -86,7 +88,7 @@ pub struct Port<D: NetDevice> {
     tx: Burst,
 }
 
-impl<D: NetDevice> Port<D> {
+impl<D: PortDevice> Port<D> {
     /// A port around a started device.
     pub fn new(
         name: &'static str,

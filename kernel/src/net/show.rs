@@ -8,9 +8,10 @@
 use core::fmt::{self, Write};
 
 use drivers::buf::{PacketPool, PoolStats};
-use drivers::netdev::{NetDevice, NicStats};
+use drivers::netdev::NicStats;
 
 use super::port::{Addressing, Port};
+use super::PortDevice;
 
 /// Formats a MAC address as `52:54:00:12:34:56`.
 pub struct MacAddr(pub [u8; 6]);
@@ -27,7 +28,7 @@ impl fmt::Display for MacAddr {
 }
 
 /// `ip link`: name, driver, PCI address, MAC, link state, MTU.
-pub fn ip_link<D: NetDevice>(ports: &mut [Port<D>], out: &mut dyn Write) -> fmt::Result {
+pub fn ip_link<D: PortDevice>(ports: &mut [Port<D>], out: &mut dyn Write) -> fmt::Result {
     if ports.is_empty() {
         return writeln!(out, "no network ports");
     }
@@ -38,19 +39,25 @@ pub fn ip_link<D: NetDevice>(ports: &mut [Port<D>], out: &mut dyn Write) -> fmt:
             Some(b) => write!(out, "{b}")?,
             None => write!(out, "{:<7}", "-")?,
         }
-        writeln!(
+        write!(
             out,
             "  {}  {:<4}  mtu {}",
             MacAddr(p.mac()),
             if up { "up" } else { "down" },
             p.dev.mtu()
         )?;
+        match p.dev.link_speed() {
+            Some((mbps, full)) if up => {
+                writeln!(out, "  {mbps}Mb/s {}", if full { "full" } else { "half" })?
+            }
+            _ => writeln!(out)?,
+        }
     }
     Ok(())
 }
 
 /// `ip addr`: each port's address and where it came from.
-pub fn ip_addr<D: NetDevice>(ports: &[Port<D>], out: &mut dyn Write) -> fmt::Result {
+pub fn ip_addr<D: PortDevice>(ports: &[Port<D>], out: &mut dyn Write) -> fmt::Result {
     if ports.is_empty() {
         return writeln!(out, "no network ports");
     }
@@ -86,7 +93,7 @@ fn nic_stats(s: &NicStats, out: &mut dyn Write) -> fmt::Result {
 }
 
 /// `stats`: per port, the driver's counters, the host stack's share and the drops.
-pub fn stats<D: NetDevice>(ports: &[Port<D>], out: &mut dyn Write) -> fmt::Result {
+pub fn stats<D: PortDevice>(ports: &[Port<D>], out: &mut dyn Write) -> fmt::Result {
     for p in ports {
         write!(out, "{} ({}", p.name, p.dev.driver_name())?;
         if let Some(b) = p.bdf {

@@ -76,6 +76,12 @@ impl NetDevice for FakeNic {
     }
 }
 
+impl PortDevice for FakeNic {
+    fn link_speed(&self) -> Option<(u32, bool)> {
+        Some((1000, true))
+    }
+}
+
 /// A data plane with one fake port at 192.168.10.1/24, and its pool memory.
 fn net() -> (Net<FakeNic>, Vec<u8>) {
     let mut mem = vec![0u8; BUF_SIZE * 128];
@@ -256,7 +262,7 @@ fn ip_link_and_ip_addr_show_each_port() {
     n.ip_link(&mut link).unwrap();
     assert!(link.starts_with("lan   fake"), "{link}");
     assert!(link.contains("52:54:00:12:34:56  up"), "{link}");
-    assert!(link.contains("mtu 1500"), "{link}");
+    assert!(link.contains("mtu 1500  1000Mb/s full"), "{link}");
     let mut addr = String::new();
     n.ip_addr(&mut addr).unwrap();
     assert_eq!(addr, "lan   192.168.10.1/24\n");

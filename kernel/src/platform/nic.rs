@@ -29,7 +29,7 @@ use netfn::hoststack::HostStack;
 use ringwall_kernel::boot::Cmdline;
 use ringwall_kernel::net::addr::{self, MAX_PORTS};
 use ringwall_kernel::net::show::MacAddr;
-use ringwall_kernel::net::{Addressing, Net, Port};
+use ringwall_kernel::net::{Addressing, Net, Port, PortDevice};
 use ringwall_kernel::pci::PciFunction;
 use spin::Mutex;
 
@@ -99,6 +99,20 @@ impl NetDevice for Nic {
     }
     fn reset_stats(&mut self) {
         each!(self, d => d.reset_stats())
+    }
+}
+
+impl PortDevice for Nic {
+    fn link_speed(&self) -> Option<(u32, bool)> {
+        match self {
+            // virtio-net's speed field needs VIRTIO_NET_F_SPEED_DUPLEX, which
+            // the driver does not negotiate.
+            Nic::Virtio(_) => None,
+            Nic::Intel(d) => {
+                let l = d.link_info();
+                Some((l.speed_mbps, l.full_duplex))
+            }
+        }
     }
 }
 
