@@ -204,3 +204,29 @@ fn an_absent_lan_host_is_reported_unreachable_through_the_tunnel() {
     assert_eq!(&icmp[28..48], &after_hops(&ping, 1)[..20]);
     w.finish();
 }
+
+#[test]
+fn decrypted_packets_beyond_the_lan_subnet_need_a_lan_gateway() {
+    let beyond = Ipv4Addr::new(172, 16, 5, 5);
+    // Without a LAN gateway: host unreachable back through the tunnel.
+    let mut w = World::new();
+    w.establish();
+    w.peer_send(&echo(REMOTE, beyond, 64, true, 1, 1, b"far"));
+    let icmp = w.peer_rx.pop().expect("host unreachable");
+    assert_eq!((icmp[20], icmp[21]), (3, 1));
+    assert_eq!(w.dropped(DropReason::NoRoute), 1);
+    w.finish();
+    // With one: sent to its MAC (it is resolved, like any next hop).
+    let text = config_text("").replace(
+        "Address = 192.168.10.1/24",
+        "Address = 192.168.10.1/24\nGateway = 192.168.10.254",
+    );
+    let mut w = World::with(&text, 64);
+    w.establish();
+    w.peer_send(&echo(REMOTE, beyond, 64, true, 1, 1, b"far"));
+    let gw = Ipv4Addr::new(192, 168, 10, 254);
+    assert!(w.arp_requests.contains(&(Port::Lan, gw)));
+    assert!(!w.arp_requests.contains(&(Port::Lan, beyond)));
+    assert!(w.peer_rx.is_empty());
+    w.finish();
+}
