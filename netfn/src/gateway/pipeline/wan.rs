@@ -9,7 +9,7 @@
 //! (responses, cookie replies, the keepalive after our handshake) are
 //! written into the received buffer too, so a handshake allocates nothing.
 
-use core::net::{IpAddr, SocketAddr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use super::{BufPool, Gateway, PacketBuffer, Port, TxLists, LAN_MTU};
 use crate::gateway::counters::{Direction, DropReason};
@@ -134,6 +134,10 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
                 self.drop_buf(buf, DropReason::Unsupported, pool)
             };
         }
+        if self.is_lan_group_address(info.dst) {
+            // No directed broadcasts (RFC 2644) or multicast from the tunnel.
+            return self.drop_buf(buf, DropReason::NotForwarded, pool);
+        }
         let Some(hop) = self.lan.next_hop(info.dst) else {
             self.icmp_to_tunnel(IcmpError::HostUnreachable, buf.data(), now, out, pool);
             return self.drop_buf(buf, DropReason::NoRoute, pool);
@@ -164,6 +168,18 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
             }
             _ => self.drop_buf(buf, DropReason::NoBuffer, pool),
         }
+    }
+
+    /// True for a broadcast, multicast or unspecified address, or the LAN
+    /// subnet's broadcast address: nothing the tunnel may send to.
+    fn is_lan_group_address(&self, dst: Ipv4Addr) -> bool {
+        let subnet_broadcast = self.lan.addr.and_then(|(a, len)| {
+            (len < 31).then(|| Ipv4Addr::from(u32::from(a) | (u32::MAX >> len)))
+        });
+        dst.is_broadcast()
+            || dst.is_multicast()
+            || dst.is_unspecified()
+            || subnet_broadcast == Some(dst)
     }
 
     /// True when `peer` has packets waiting and a session to send them with.

@@ -230,3 +230,23 @@ fn decrypted_packets_beyond_the_lan_subnet_need_a_lan_gateway() {
     assert!(w.peer_rx.is_empty());
     w.finish();
 }
+
+#[test]
+fn the_tunnel_cannot_broadcast_or_multicast_onto_the_lan() {
+    let mut w = World::new();
+    w.establish();
+    for dst in [
+        Ipv4Addr::new(192, 168, 10, 255),
+        Ipv4Addr::BROADCAST,
+        Ipv4Addr::new(239, 1, 2, 3),
+    ] {
+        w.peer_send(&udp(REMOTE, dst, 1, 2, b"everyone"));
+    }
+    assert_eq!(w.dropped(DropReason::NotForwarded), 3);
+    assert!(w.lan_rx.is_empty());
+    assert_eq!(
+        w.arp_requests.iter().filter(|r| r.0 == Port::Lan).count(),
+        0
+    );
+    w.finish();
+}
