@@ -565,3 +565,33 @@ fn many_peers_route_by_longest_prefix_and_handshake() {
         "{r:?}"
     );
 }
+
+#[test]
+fn wrong_preshared_key_is_refused_then_fixed() {
+    let mut n = Net::new(Some([1; 32]));
+    n.b.set_preshared_key(n.pb, Some([2; 32])).unwrap();
+    let mut out = [0u8; 256];
+    let (len, _) =
+        n.a.initiate_handshake(at(1, 0), n.pa, &mut out)
+            .unwrap()
+            .unwrap();
+    let mut m = out[..len].to_vec();
+    // B cannot tell (the PSK enters after the static keys): it answers.
+    let r =
+        n.b.decapsulate(at(1, 0), n.ea, &mut m, 0, len, &mut out)
+            .unwrap();
+    let Decap::Reply { len, .. } = r else {
+        panic!("{r:?}")
+    };
+    let mut resp = out[..len].to_vec();
+    let mut ka = [0u8; 256];
+    assert_eq!(
+        n.a.decapsulate(at(1, 0), n.eb, &mut resp, 0, len, &mut ka),
+        Err(Error::BadHandshake)
+    );
+    assert_eq!(ka, [0u8; 256]);
+    assert!(!n.a.has_session(n.pa, at(1, 0).mono_ns));
+    // Same key on both sides: the next handshake works.
+    n.b.set_preshared_key(n.pb, Some([1; 32])).unwrap();
+    n.ping(at(7, 0), 1);
+}
