@@ -30,6 +30,7 @@
 //! ```
 
 mod console;
+pub mod frames;
 mod kernel;
 mod net;
 mod qemu;

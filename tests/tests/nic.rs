@@ -5,212 +5,13 @@
 //! whole sequence: ARP, ping with payload check, 1,000 pings, 1,000 malformed
 //! frames, counters through `stats`, `ip link`/`ip addr`/`pci`, link down and
 //! up through the QEMU monitor. The NIC sits on `-netdev dgram` whose other end
-//! is this process: frames are written and read as raw bytes, laid out here
-//! from the wire formats (RFC 826 ARP, RFC 791 IPv4, RFC 792 ICMP echo).
+//! is this process: frames are written and read as raw bytes, laid out by
+//! `ringwall_tests::frames` from the wire formats.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use ringwall_tests::{DgramLink, Qemu, QemuBuilder, BOOT_TIMEOUT};
-
-/// The test's own MAC and address on the link.
-const PEER_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0xee, 0x00, 0x02];
-/// How long one reply may take under TCG on a loaded machine.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
-/// ICMP identifier of the test's pings.
-const IDENT: u16 = 0x7e57;
-
-/// One appliance port as the test sees it.
-struct Port {
-    link: DgramLink,
-    /// The MAC QEMU gives the NIC (pinned with `mac=`).
-    mac: [u8; 6],
-    /// The appliance's address on the port.
-    ip: [u8; 4],
-    /// The test's address on the same subnet.
-    peer_ip: [u8; 4],
-}
-
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum = 0u32;
-    for c in data.chunks(2) {
-        let w = if c.len() == 2 {
-            u16::from_be_bytes([c[0], c[1]])
-        } else {
-            u16::from_be_bytes([c[0], 0])
-        };
-        sum += u32::from(w);
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-impl Port {
-    fn new(mac: [u8; 6], ip: [u8; 4], peer_ip: [u8; 4]) -> Port {
-        let link = DgramLink::new().unwrap();
-        link.socket
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        Port {
-            link,
-            mac,
-            ip,
-            peer_ip,
-        }
-    }
-
-    fn mac_text(&self) -> String {
-        self.mac
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":")
-    }
-
-    fn arp_request(&self) -> Vec<u8> {
-        let mut f = vec![0xff; 6];
-        f.extend_from_slice(&PEER_MAC);
-        f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
-        f.extend_from_slice(&PEER_MAC);
-        f.extend_from_slice(&self.peer_ip);
-        f.extend_from_slice(&[0; 6]);
-        f.extend_from_slice(&self.ip);
-        f
-    }
-
-    /// An IPv4 header (20 bytes, checksum filled in) for `payload_len` bytes.
-    fn ipv4_header(&self, proto: u8, payload_len: usize) -> Vec<u8> {
-        let total = (20 + payload_len) as u16;
-        let mut ip = vec![0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, proto, 0, 0];
-        ip[2..4].copy_from_slice(&total.to_be_bytes());
-        ip.extend_from_slice(&self.peer_ip);
-        ip.extend_from_slice(&self.ip);
-        let c = checksum(&ip);
-        ip[10..12].copy_from_slice(&c.to_be_bytes());
-        ip
-    }
-
-    fn echo_request(&self, seq: u16, payload: &[u8]) -> Vec<u8> {
-        let mut f = self.mac.to_vec();
-        f.extend_from_slice(&PEER_MAC);
-        f.extend_from_slice(&[0x08, 0x00]);
-        let mut icmp = vec![8, 0, 0, 0];
-        icmp.extend_from_slice(&IDENT.to_be_bytes());
-        icmp.extend_from_slice(&seq.to_be_bytes());
-        icmp.extend_from_slice(payload);
-        let c = checksum(&icmp);
-        icmp[2..4].copy_from_slice(&c.to_be_bytes());
-        f.extend_from_slice(&self.ipv4_header(1, icmp.len()));
-        f.extend_from_slice(&icmp);
-        f
-    }
-
-    fn send(&self, frame: &[u8]) {
-        self.link.send_frame(frame).unwrap();
-    }
-
-    /// The next frame from the appliance that `want` accepts, skipping others.
-    fn recv(&self, timeout: Duration, want: impl Fn(&[u8]) -> bool) -> Option<Vec<u8>> {
-        let deadline = Instant::now() + timeout;
-        let mut buf = vec![0u8; 65536];
-        while Instant::now() < deadline {
-            match self.link.socket.recv(&mut buf) {
-                Ok(n) if want(&buf[..n]) => return Some(buf[..n].to_vec()),
-                Ok(_) => {}
-                Err(e)
-                    if e.kind() == std::io::ErrorKind::WouldBlock
-                        || e.kind() == std::io::ErrorKind::TimedOut => {}
-                Err(e) => panic!("dgram socket: {e}"),
-            }
-        }
-        None
-    }
-
-    /// The sequence number of an echo reply to one of our pings, if `f` is one.
-    fn echo_reply_seq(&self, f: &[u8]) -> Option<u16> {
-        let ok = f.len() >= 42
-            && f[0..6] == PEER_MAC
-            && f[6..12] == self.mac
-            && f[12..14] == [0x08, 0x00]
-            && f[23] == 1
-            && f[26..30] == self.ip
-            && f[30..34] == self.peer_ip
-            && f[34] == 0
-            && f[38..40] == IDENT.to_be_bytes();
-        ok.then(|| u16::from_be_bytes([f[40], f[41]]))
-    }
-
-    /// Sends ARP requests for the appliance's address until one is answered.
-    fn arp(&self) -> Vec<u8> {
-        for _ in 0..5 {
-            self.send(&self.arp_request());
-            let reply = self.recv(Duration::from_secs(4), |f| {
-                f.len() >= 42 && f[12..14] == [0x08, 0x06] && f[20..22] == [0, 2]
-            });
-            if let Some(r) = reply {
-                return r;
-            }
-        }
-        panic!("no ARP reply from {:?}", self.ip);
-    }
-
-    /// One ping; the reply must carry the same payload.
-    fn ping(&self, seq: u16, payload: &[u8]) -> Result<(), String> {
-        self.send(&self.echo_request(seq, payload));
-        let reply = self
-            .recv(REPLY_TIMEOUT, |f| self.echo_reply_seq(f) == Some(seq))
-            .ok_or_else(|| format!("no echo reply for seq {seq}"))?;
-        if &reply[42..] != payload {
-            return Err(format!("seq {seq}: payload differs: {:02x?}", &reply[42..]));
-        }
-        let icmp = &reply[34..];
-        if checksum(icmp) != 0 {
-            return Err(format!("seq {seq}: bad ICMP checksum"));
-        }
-        Ok(())
-    }
-
-    /// Pings until one is answered (after a link flap the first may be lost).
-    fn ping_eventually(&self, seq: u16) {
-        let mut last = String::new();
-        for i in 0..10 {
-            match self.ping(seq.wrapping_add(i), b"after the flap") {
-                Ok(()) => return,
-                Err(e) => last = e,
-            }
-        }
-        panic!("ping never answered: {last}");
-    }
-
-    /// `count` pings with up to `window` outstanding; every one must be answered.
-    fn ping_many(&self, count: u16, window: u16) -> Duration {
-        let start = Instant::now();
-        let mut answered = HashSet::new();
-        let mut sent = 0u16;
-        while answered.len() < count as usize {
-            while sent < count && sent - (answered.len() as u16) < window {
-                let payload = sent.to_be_bytes().repeat(28);
-                self.send(&self.echo_request(1000 + sent, &payload));
-                sent += 1;
-            }
-            let reply = self.recv(REPLY_TIMEOUT, |f| self.echo_reply_seq(f).is_some());
-            let Some(f) = reply else {
-                panic!("{} of {count} pings answered, then silence", answered.len());
-            };
-            let seq = self.echo_reply_seq(&f).unwrap_or(0);
-            assert!(
-                (1000..1000 + count).contains(&seq),
-                "reply to a ping never sent: {seq}"
-            );
-            let n = seq - 1000;
-            assert_eq!(&f[42..], &n.to_be_bytes().repeat(28)[..], "seq {seq}");
-            assert!(answered.insert(seq), "duplicate reply {seq}");
-        }
-        start.elapsed()
-    }
-}
+use ringwall_tests::frames::{Port, PEER_MAC};
+use ringwall_tests::{Qemu, QemuBuilder, BOOT_TIMEOUT};
 
 /// Reads counter `name` from the `stats` block of port `port` (0 when absent).
 fn counter(stats: &str, port: &str, name: &str) -> u64 {
@@ -303,7 +104,7 @@ fn exercise(device: &str, driver: &str, mac: [u8; 6]) {
     assert!(log.contains("lan: "), "no port in the boot log:\n{log}");
 
     // ARP: a reply from the pinned MAC, for the asked address, to us.
-    let r = lan.arp();
+    let r = lan.arp().unwrap();
     assert_eq!(&r[0..6], &PEER_MAC, "reply to our MAC");
     assert_eq!(&r[22..28], &lan.mac, "sender MAC");
     assert_eq!(&r[28..32], &lan.ip, "sender IP");
@@ -317,7 +118,7 @@ fn exercise(device: &str, driver: &str, mac: [u8; 6]) {
     lan.ping(3, &big).unwrap();
 
     // 1,000 pings, 1,000 replies.
-    let took = lan.ping_many(1000, 8);
+    let took = lan.ping_many(1000, 8).unwrap();
     eprintln!("{driver}: 1000 pings answered in {took:?}");
 
     // Console views.
@@ -382,7 +183,7 @@ fn exercise(device: &str, driver: &str, mac: [u8; 6]) {
     wait_link(&mut vm, "lan", "down");
     vm.monitor("set_link n0 on").unwrap();
     wait_link(&mut vm, "lan", "up");
-    lan.ping_eventually(100);
+    lan.ping_eventually(100).unwrap();
     let stats = vm.console().command("stats").unwrap();
     assert!(counter(&stats, "lan", "link-downs") >= 1, "{stats}");
 }
@@ -451,11 +252,11 @@ fn two_nics_of_different_models_both_answer_with_their_own_address() {
         "lan=192.168.10.1/24 wan=198.51.100.1/24",
     );
     for p in [&lan, &wan] {
-        let r = p.arp();
+        let r = p.arp().unwrap();
         assert_eq!(&r[22..28], &p.mac, "sender MAC");
         assert_eq!(&r[28..32], &p.ip, "sender IP");
         p.ping(1, b"two ports").unwrap();
-        p.ping_many(100, 8);
+        p.ping_many(100, 8).unwrap();
     }
     // ARP for the other port's address on this link is not answered.
     let mut cross = lan.arp_request();
@@ -548,7 +349,7 @@ fn config_module_picks_ports_and_addresses_and_virtio_rng_stands_in_for_rdrand()
         "{log}"
     );
     for p in [&lan, &wan] {
-        let r = p.arp();
+        let r = p.arp().unwrap();
         assert_eq!(&r[22..28], &p.mac, "sender MAC");
         assert_eq!(&r[28..32], &p.ip, "address from the file");
         p.ping(1, b"configured").unwrap();
@@ -589,6 +390,6 @@ fn a_broken_config_is_reported_by_line_and_the_command_line_address_is_used() {
     let _ = std::fs::remove_file(&path);
     assert!(log.contains("config: line 2:"), "{log}");
     assert!(log.contains("config: line 4:"), "{log}");
-    lan.arp();
+    lan.arp().unwrap();
     lan.ping(1, b"fallback").unwrap();
 }
