@@ -14,4 +14,5 @@ pub mod gateway;
 pub mod hoststack;
 pub mod keys;
 pub mod prefix;
+pub mod simd;
 pub mod wireguard;

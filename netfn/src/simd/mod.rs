@@ -1,0 +1,374 @@
+//! Multi-buffer ChaCha20-Poly1305 (RFC 8439): a whole burst of independent
+//! packets sealed or opened together, one packet per SIMD lane.
+//!
+//! For small packets almost all of an AEAD's cost is fixed per-packet work
+//! (a ChaCha block just for the Poly1305 key, the length block, the final
+//! reduction), and every library does it one packet at a time. The poll loop
+//! already holds bursts of up to 32 packets, so here the packets go side by
+//! side: ChaCha20 runs eight blocks in the eight 32-bit lanes of an AVX2
+//! register (any mix of packets and counters), Poly1305 runs four packets in
+//! the four 64-bit lanes (radix 2^26, five limbs).
+//!
+//! Shape:
+//! - [`Job`] is one packet: its own key, 96-bit nonce, associated data and
+//!   in-place buffer, and the tag (written by a seal, checked by an open).
+//!   The burst functions are generic over [`Lane`] so a caller with its own
+//!   job type (the AEAD trait's burst job) passes it without copying.
+//! - [`seal_burst`] / [`open_burst`] pick the path chosen at start-up
+//!   ([`path`]); `*_with` force one, for tests and the benchmark.
+//! - [`Path::Avx2`] is the fast path; [`Path::Scalar`] is `ring`, one packet
+//!   at a time, for CPUs (or kernels) without AVX2 state.
+//!
+//! Nothing branches on or indexes by a key, nonce or data byte: lengths and
+//! the per-packet verdict of an open are public, everything else is
+//! straight-line lane arithmetic. All `unsafe` SIMD code lives in this module
+//! (`chacha_avx2`, `poly1305_avx2`); key material copied into stack arrays
+//! is zeroed before returning. CPU detection is CPUID plus XGETBV, which work
+//! the same in the kernel (once it has enabled AVX state in XCR0 at boot)
+//! and on a host.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod chacha_avx2;
+mod poly1305_avx2;
+#[cfg(test)]
+mod tests;
+
+use core::sync::atomic::{AtomicU8, Ordering};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
+
+/// Length of the Poly1305 tag.
+pub const TAG_LEN: usize = 16;
+
+/// Most jobs one burst call takes (the poll loop's burst size).
+pub const MAX_BURST: usize = 32;
+
+/// Longest buffer ChaCha20's 32-bit block counter allows (RFC 8439 2.8).
+pub const MAX_LEN: u64 = (u32::MAX as u64) * 64;
+
+/// Why a burst call refused its input (nothing was changed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BurstError {
+    /// More than [`MAX_BURST`] jobs.
+    TooManyJobs,
+    /// A buffer longer than [`MAX_LEN`].
+    TooLong,
+    /// The forced path needs CPU features this machine (or kernel) lacks.
+    Unsupported,
+}
+
+/// An instruction-set path for the burst AEAD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// `ring` (BoringSSL assembly), one packet at a time.
+    Scalar,
+    /// Packets in AVX2 lanes: 8 ChaCha blocks, 4 Poly1305 messages at once.
+    Avx2,
+}
+
+impl Path {
+    /// Short name for the console and benchmark tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Path::Scalar => "ring (scalar)",
+            Path::Avx2 => "avx2",
+        }
+    }
+
+    /// Whether this CPU, with the extended state the OS enabled, runs the path.
+    pub fn is_available(self) -> bool {
+        match self {
+            Path::Scalar => true,
+            Path::Avx2 => detect() == Path::Avx2,
+        }
+    }
+}
+
+/// One packet of a burst, with its own key and nonce.
+pub struct Job<'a> {
+    /// The 32-byte ChaCha20-Poly1305 key.
+    pub key: &'a [u8; 32],
+    /// The 96-bit nonce (WireGuard: 4 zero bytes, then the LE counter).
+    pub nonce: [u8; 12],
+    /// Associated data (WireGuard's is empty).
+    pub aad: &'a [u8],
+    /// Plaintext to seal or ciphertext to open, transformed in place.
+    pub buf: &'a mut [u8],
+    /// Written by a seal; the tag to check for an open.
+    pub tag: [u8; TAG_LEN],
+}
+
+/// What the burst code needs from a job; implemented by [`Job`] and by
+/// callers' own job types so they need no copying into [`Job`]s.
+pub trait Lane {
+    /// The raw 32-byte key.
+    fn key(&self) -> &[u8; 32];
+    /// The 96-bit nonce.
+    fn nonce(&self) -> [u8; 12];
+    /// The associated data.
+    fn aad(&self) -> &[u8];
+    /// The in-place buffer, to read.
+    fn data(&self) -> &[u8];
+    /// The in-place buffer, to transform.
+    fn data_mut(&mut self) -> &mut [u8];
+    /// The associated data and the buffer together (distinct fields).
+    fn parts(&mut self) -> (&[u8], &mut [u8]);
+    /// The tag slot: output of a seal, input of an open.
+    fn tag(&mut self) -> &mut [u8; TAG_LEN];
+}
+
+impl Lane for Job<'_> {
+    fn key(&self) -> &[u8; 32] {
+        self.key
+    }
+    fn nonce(&self) -> [u8; 12] {
+        self.nonce
+    }
+    fn aad(&self) -> &[u8] {
+        self.aad
+    }
+    fn data(&self) -> &[u8] {
+        self.buf
+    }
+    fn data_mut(&mut self) -> &mut [u8] {
+        self.buf
+    }
+    fn parts(&mut self) -> (&[u8], &mut [u8]) {
+        (self.aad, self.buf)
+    }
+    fn tag(&mut self) -> &mut [u8; TAG_LEN] {
+        &mut self.tag
+    }
+}
+
+const UNKNOWN: u8 = 0;
+const SCALAR: u8 = 1;
+const AVX2: u8 = 2;
+
+/// What the CPU offers (cached CPUID/XGETBV result).
+static DETECTED: AtomicU8 = AtomicU8::new(UNKNOWN);
+/// The path [`seal_burst`]/[`open_burst`] use; set by [`set_path`] or on first use.
+static SELECTED: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+fn encode(p: Path) -> u8 {
+    match p {
+        Path::Scalar => SCALAR,
+        Path::Avx2 => AVX2,
+    }
+}
+
+/// XCR0, the extended state components the OS has enabled.
+///
+/// # Safety
+/// CPUID must report OSXSAVE (CR4.OSXSAVE set), or XGETBV faults.
+#[target_feature(enable = "xsave")]
+unsafe fn xcr0() -> u64 {
+    // SAFETY: the caller checked OSXSAVE, so XGETBV with ECX=0 is allowed.
+    unsafe { core::arch::x86_64::_xgetbv(0) }
+}
+
+fn probe() -> Path {
+    use core::arch::x86_64::{__cpuid, __cpuid_count};
+    let max_leaf = __cpuid(0).eax;
+    if max_leaf < 7 {
+        return Path::Scalar;
+    }
+    let l1 = __cpuid(1);
+    let osxsave = l1.ecx & (1 << 27) != 0;
+    let avx = l1.ecx & (1 << 28) != 0;
+    let avx2 = __cpuid_count(7, 0).ebx & (1 << 5) != 0;
+    if !(osxsave && avx && avx2) {
+        return Path::Scalar;
+    }
+    // SAFETY: OSXSAVE is reported, so the OS has set CR4.OSXSAVE.
+    let xcr0 = unsafe { xcr0() };
+    // XCR0 bit 1 (SSE state) and bit 2 (AVX upper halves): SDM vol. 1, 13.3.
+    if xcr0 & 0b110 == 0b110 {
+        Path::Avx2
+    } else {
+        Path::Scalar
+    }
+}
+
+/// The best path this CPU offers, from CPUID and XCR0 (cached).
+pub fn detect() -> Path {
+    match DETECTED.load(Ordering::Relaxed) {
+        SCALAR => Path::Scalar,
+        AVX2 => Path::Avx2,
+        _ => {
+            let p = probe();
+            DETECTED.store(encode(p), Ordering::Relaxed);
+            p
+        }
+    }
+}
+
+/// Chooses the path [`seal_burst`]/[`open_burst`] use (the kernel calls this
+/// after enabling AVX state); refuses one the CPU cannot run.
+pub fn set_path(p: Path) -> Result<(), BurstError> {
+    if !p.is_available() {
+        return Err(BurstError::Unsupported);
+    }
+    SELECTED.store(encode(p), Ordering::Relaxed);
+    Ok(())
+}
+
+/// The path in use: the one set, else the best detected.
+pub fn path() -> Path {
+    match SELECTED.load(Ordering::Relaxed) {
+        SCALAR => Path::Scalar,
+        AVX2 => Path::Avx2,
+        _ => {
+            let p = detect();
+            SELECTED.store(encode(p), Ordering::Relaxed);
+            p
+        }
+    }
+}
+
+fn check<L: Lane>(p: Path, jobs: &[L]) -> Result<(), BurstError> {
+    if jobs.len() > MAX_BURST {
+        return Err(BurstError::TooManyJobs);
+    }
+    if jobs
+        .iter()
+        .any(|j| j.data().len() as u64 > MAX_LEN || j.aad().len() as u64 > MAX_LEN)
+    {
+        return Err(BurstError::TooLong);
+    }
+    if !p.is_available() {
+        return Err(BurstError::Unsupported);
+    }
+    Ok(())
+}
+
+/// Seals every job in place and writes its tag, on the path in use.
+pub fn seal_burst<L: Lane>(jobs: &mut [L]) -> Result<(), BurstError> {
+    seal_burst_with(path(), jobs)
+}
+
+/// Opens every job; bit `i` of the result is set when job `i`'s tag verified
+/// (its buffer is then plaintext). A job that fails has an unspecified
+/// buffer (the AVX2 path leaves its ciphertext; `ring` does not promise to);
+/// other jobs are never affected by it.
+pub fn open_burst<L: Lane>(jobs: &mut [L]) -> Result<u32, BurstError> {
+    open_burst_with(path(), jobs)
+}
+
+/// [`seal_burst`] on a chosen path.
+pub fn seal_burst_with<L: Lane>(p: Path, jobs: &mut [L]) -> Result<(), BurstError> {
+    check(p, jobs)?;
+    match p {
+        Path::Scalar => {
+            for j in jobs.iter_mut() {
+                scalar_seal(j)?;
+            }
+        }
+        // SAFETY: `check` confirmed AVX2 and its register state are enabled.
+        Path::Avx2 => unsafe { avx2_seal(jobs) },
+    }
+    Ok(())
+}
+
+/// [`open_burst`] on a chosen path.
+pub fn open_burst_with<L: Lane>(p: Path, jobs: &mut [L]) -> Result<u32, BurstError> {
+    check(p, jobs)?;
+    let mut ok = 0u32;
+    match p {
+        Path::Scalar => {
+            for (i, j) in jobs.iter_mut().enumerate() {
+                ok |= u32::from(scalar_open(j)) << i;
+            }
+        }
+        // SAFETY: `check` confirmed AVX2 and its register state are enabled.
+        Path::Avx2 => ok = unsafe { avx2_open(jobs) },
+    }
+    Ok(ok)
+}
+
+fn ring_key(key: &[u8; 32]) -> Result<ring::aead::LessSafeKey, BurstError> {
+    // ChaCha20 takes exactly 32 bytes, so this cannot fail; mapped anyway.
+    ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, key)
+        .map(ring::aead::LessSafeKey::new)
+        .map_err(|_| BurstError::TooLong)
+}
+
+fn scalar_seal<L: Lane>(j: &mut L) -> Result<(), BurstError> {
+    let key = ring_key(j.key())?;
+    let nonce = ring::aead::Nonce::assume_unique_for_key(j.nonce());
+    let (aad, buf) = j.parts();
+    let t = key
+        .seal_in_place_separate_tag(nonce, ring::aead::Aad::from(aad), buf)
+        .map_err(|_| BurstError::TooLong)?;
+    j.tag().copy_from_slice(t.as_ref());
+    Ok(())
+}
+
+fn scalar_open<L: Lane>(j: &mut L) -> bool {
+    let Ok(key) = ring_key(j.key()) else {
+        return false;
+    };
+    let nonce = ring::aead::Nonce::assume_unique_for_key(j.nonce());
+    let tag = ring::aead::Tag::from(*j.tag());
+    let (aad, buf) = j.parts();
+    key.open_in_place_separate_tag(nonce, ring::aead::Aad::from(aad), tag, buf, 0..)
+        .is_ok()
+}
+
+/// Scratch for one AVX2 burst: each job's Poly1305 one-time key and tag.
+struct Scratch {
+    poly_keys: [[u8; 32]; MAX_BURST],
+    tags: [[u8; TAG_LEN]; MAX_BURST],
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        self.poly_keys.zeroize();
+        self.tags.zeroize();
+    }
+}
+
+/// # Safety
+/// The CPU must support AVX2 and the OS must have enabled YMM state.
+#[target_feature(enable = "avx2")]
+unsafe fn avx2_seal<L: Lane>(jobs: &mut [L]) {
+    let mut s = Scratch {
+        poly_keys: [[0; 32]; MAX_BURST],
+        tags: [[0; TAG_LEN]; MAX_BURST],
+    };
+    let all = if jobs.len() == 32 {
+        u32::MAX
+    } else {
+        (1u32 << jobs.len()) - 1
+    };
+    chacha_avx2::apply(jobs, all, chacha_avx2::Blocks::All, &mut s.poly_keys);
+    poly1305_avx2::tags(jobs, &s.poly_keys, &mut s.tags);
+    for (j, t) in jobs.iter_mut().zip(s.tags.iter()) {
+        *j.tag() = *t;
+    }
+}
+
+/// # Safety
+/// The CPU must support AVX2 and the OS must have enabled YMM state.
+#[target_feature(enable = "avx2")]
+unsafe fn avx2_open<L: Lane>(jobs: &mut [L]) -> u32 {
+    let mut s = Scratch {
+        poly_keys: [[0; 32]; MAX_BURST],
+        tags: [[0; TAG_LEN]; MAX_BURST],
+    };
+    let all = if jobs.len() == 32 {
+        u32::MAX
+    } else {
+        (1u32 << jobs.len()) - 1
+    };
+    chacha_avx2::apply(jobs, all, chacha_avx2::Blocks::KeyOnly, &mut s.poly_keys);
+    poly1305_avx2::tags(jobs, &s.poly_keys, &mut s.tags);
+    let mut ok = 0u32;
+    for (i, (j, t)) in jobs.iter_mut().zip(s.tags.iter()).enumerate() {
+        ok |= u32::from(t.ct_eq(j.tag()).unwrap_u8()) << i;
+    }
+    // Decrypt only what verified: a forged packet keeps its ciphertext and
+    // never disturbs another lane. The verdict is public (it is returned).
+    chacha_avx2::apply(jobs, ok, chacha_avx2::Blocks::DataOnly, &mut s.poly_keys);
+    ok
+}
