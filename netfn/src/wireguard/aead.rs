@@ -28,6 +28,26 @@ pub enum AeadError {
     TooLong,
     /// The back end refused the key.
     BadKey,
+    /// A burst of more than [`MAX_BURST`] jobs.
+    TooManyJobs,
+}
+
+/// Most jobs one [`Aead::seal_burst`]/[`Aead::open_burst`] call takes.
+pub const MAX_BURST: usize = 32;
+
+/// One packet of a burst: its own prepared key, counter, AAD and in-place
+/// buffer, and the tag (written by a seal, checked by an open).
+pub struct BurstJob<'a, K> {
+    /// The session's prepared key.
+    pub key: &'a K,
+    /// WireGuard's message counter (the nonce).
+    pub counter: u64,
+    /// Associated data (WireGuard's is empty).
+    pub aad: &'a [u8],
+    /// Plaintext to seal or ciphertext to open, transformed in place.
+    pub buf: &'a mut [u8],
+    /// Output of a seal, input of an open.
+    pub tag: [u8; TAG_LEN],
 }
 
 /// An in-place ChaCha20-Poly1305 with WireGuard's counter nonce.
@@ -58,6 +78,33 @@ pub trait Aead {
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<(), AeadError>;
+
+    /// Seals up to [`MAX_BURST`] independent jobs in place, writing each tag.
+    /// By default one at a time through [`Aead::seal`]; a burst-capable back
+    /// end (`simd::SimdAead`) seals them side by side in SIMD lanes.
+    fn seal_burst(jobs: &mut [BurstJob<'_, Self::Key>]) -> Result<(), AeadError> {
+        if jobs.len() > MAX_BURST {
+            return Err(AeadError::TooManyJobs);
+        }
+        for j in jobs.iter_mut() {
+            Self::seal(j.key, j.counter, j.aad, j.buf, &mut j.tag)?;
+        }
+        Ok(())
+    }
+
+    /// Opens up to [`MAX_BURST`] independent jobs in place; bit `i` of the
+    /// result is set when job `i`'s tag verified (its buffer is plaintext).
+    /// A job that fails has an unspecified buffer and never affects another.
+    fn open_burst(jobs: &mut [BurstJob<'_, Self::Key>]) -> Result<u32, AeadError> {
+        if jobs.len() > MAX_BURST {
+            return Err(AeadError::TooManyJobs);
+        }
+        let mut ok = 0u32;
+        for (i, j) in jobs.iter_mut().enumerate() {
+            ok |= u32::from(Self::open(j.key, j.counter, j.aad, j.buf, &j.tag).is_ok()) << i;
+        }
+        Ok(ok)
+    }
 
     /// Encrypts `buf` in place under a raw key (one-off uses) and returns the tag.
     fn seal_in_place(

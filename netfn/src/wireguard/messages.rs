@@ -365,8 +365,8 @@ mod tests {
 
     #[test]
     fn transport_header_fields() {
-        // Header of a keepalive captured from wireguard-go (receiver
-        // 0x8f1c2d3e, counter 1), followed by a tag.
+        // A keepalive header laid out by hand from the paper's section
+        // 5.4.6 (receiver 0x8f1c2d3e, counter 1), followed by a zero tag.
         let mut b = [0u8; 32];
         b[..16].copy_from_slice(&[
             0x04, 0, 0, 0, 0x3e, 0x2d, 0x1c, 0x8f, 1, 0, 0, 0, 0, 0, 0, 0,

@@ -332,8 +332,8 @@ mod tests {
 
     #[test]
     fn inner_length_and_source() {
-        // IPv4 header of an 84-byte ICMP echo from 10.0.0.2 (ping -c1),
-        // followed by 12 bytes of padding as a peer would send it.
+        // An IPv4 header written out by hand in the shape `ping -c1` sends
+        // (84-byte ICMP echo from 10.0.0.2), padded to 96 as on the wire.
         let mut p = [0u8; 96];
         p[..20].copy_from_slice(&[
             0x45, 0, 0, 84, 0x12, 0x34, 0x40, 0, 64, 1, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1,
