@@ -16,6 +16,8 @@
 //!   job type (the AEAD trait's burst job) passes it without copying.
 //! - [`seal_burst`] / [`open_burst`] pick the path chosen at start-up
 //!   ([`path`]); `*_with` force one, for tests and the benchmark.
+//! - [`SimdAead`] is the WireGuard engine's `Aead` back end whose
+//!   `seal_burst`/`open_burst` come here (single packets go to `ring`).
 //! - [`Path::Avx2`] is the fast path; [`Path::Scalar`] is `ring`, one packet
 //!   at a time, for CPUs (or kernels) without AVX2 state.
 //!
@@ -28,10 +30,13 @@
 //! and on a host.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod backend;
 mod chacha_avx2;
 mod poly1305_avx2;
 #[cfg(test)]
 mod tests;
+
+pub use backend::{SimdAead, SimdKey};
 
 use core::sync::atomic::{AtomicU8, Ordering};
 use subtle::ConstantTimeEq;
