@@ -341,3 +341,36 @@ fn initiator_rekeys_once_on_receive_near_reject_after_time() {
         ));
     }
 }
+
+#[test]
+fn silence_after_sending_starts_a_new_handshake() {
+    let mut n = Net::new(None);
+    n.ping(at(1, 0), 0);
+    let mut out = [0u8; 256];
+    // A sends at 2 s and hears nothing back: after 10 + 5 s (+ jitter up
+    // to 333 ms) it starts a handshake.
+    let p = ipv4(A_LAN, B_LAN, 60, 1);
+    let _ = n.a_seal(at(2, 0), &p);
+    while let Some(a) = n.a.tick(at(11, 0), &mut out) {
+        // The keepalive for B's earlier data may go out; no initiation yet.
+        assert!(!matches!(
+            a,
+            TickAction::Send {
+                len: INITIATION_LEN,
+                ..
+            }
+        ));
+    }
+    assert_eq!(n.a.tick(at(16, 999_999_999), &mut out), None);
+    let r = n.a.tick(at(17, 333_000_001), &mut out);
+    assert!(
+        matches!(
+            r,
+            Some(TickAction::Send {
+                len: INITIATION_LEN,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+}
