@@ -595,3 +595,51 @@ fn wrong_preshared_key_is_refused_then_fixed() {
     n.b.set_preshared_key(n.pb, Some([1; 32])).unwrap();
     n.ping(at(7, 0), 1);
 }
+
+#[test]
+fn ring_and_rustcrypto_engines_interoperate() {
+    use crate::wireguard::RustCryptoAead;
+    let mut a = engine(1);
+    let mut b: Engine<TestRng, RustCryptoAead> = Engine::new([2; 32], 51820, TestRng::new(5));
+    let pa = a
+        .add_peer(&config_of(
+            &engine(2),
+            &["10.2.0.0/16"],
+            Some("198.51.100.2:51820"),
+            None,
+        ))
+        .unwrap();
+    b.add_peer(&config_of(&a, &["10.1.0.0/16"], None, None))
+        .unwrap();
+    let (ea, t) = ("192.0.2.1:51820".parse().unwrap(), at(1, 0));
+    let mut out = [0u8; 256];
+    let (len, eb) = a.initiate_handshake(t, pa, &mut out).unwrap().unwrap();
+    let mut m = out[..len].to_vec();
+    let Ok(Decap::Reply { len, .. }) = b.decapsulate(t, ea, &mut m, 0, len, &mut out) else {
+        panic!()
+    };
+    let mut r = out[..len].to_vec();
+    let Ok(Decap::HandshakeComplete { len, .. }) = a.decapsulate(t, eb, &mut r, 0, len, &mut out)
+    else {
+        panic!()
+    };
+    let mut k = out[..len].to_vec();
+    assert!(matches!(
+        b.decapsulate(t, ea, &mut k, 0, len, &mut out),
+        Ok(Decap::Keepalive { .. })
+    ));
+    for (i, size) in [20usize, 100, 1420].into_iter().enumerate() {
+        let p = ipv4(A_LAN, B_LAN, size, i as u8);
+        let mut buf = in_buffer(&p);
+        let Ok(Encap::Sealed { start, len, .. }) =
+            a.encapsulate(t, &mut buf, HEADROOM, p.len(), &mut out)
+        else {
+            panic!()
+        };
+        let r = b.decapsulate(t, ea, &mut buf, start, len, &mut out);
+        let Ok(Decap::Data { start, len, .. }) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(&buf[start..start + len], &p[..]);
+    }
+}
