@@ -47,6 +47,9 @@ pub extern "C" fn kmain(magic: u32, info_addr: u32) -> ! {
 
     let (cpu, xcr0) = cpu::init();
     rand::init(cpu.features.rdrand, cpu.features.rdseed);
+    // Calibrate before anything logs, so every log line has a real timestamp.
+    let exact = !cpu::under_hypervisor() && cpu.tsc_hz_cpuid.is_some() && cpuid_15_exact();
+    let hz = tsc::calibrate(cpu.tsc_hz_cpuid, exact);
 
     let boot_info = multiboot::parse(&IdentityMem, magic, info_addr.into());
     let bi = match boot_info {
@@ -76,10 +79,6 @@ pub extern "C" fn kmain(magic: u32, info_addr: u32) -> ! {
         paging::tables_used()
     );
 
-    let exact = cpu::under_hypervisor().then_some(()).is_none()
-        && cpu.tsc_hz_cpuid.is_some()
-        && cpuid_15_exact();
-    let hz = tsc::calibrate(cpu.tsc_hz_cpuid, exact);
     info!(
         "cpu: {} {}, xcr0={xcr0:#x}, tsc {}.{:03} MHz ({})",
         cpu.vendor_str(),
