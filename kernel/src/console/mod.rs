@@ -5,6 +5,11 @@
 //! kernel's poll loop never blocks on the console and the host tests can type
 //! at them.
 
+pub mod capture;
 pub mod commands;
+pub mod iproute;
 pub mod line;
+pub mod peer;
+pub mod ping;
 pub mod shell;
+pub mod wg;
