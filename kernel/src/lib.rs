@@ -13,6 +13,7 @@ extern crate alloc;
 
 pub mod acpi;
 pub mod boot;
+mod bytes;
 pub mod console;
 pub mod cpu;
 pub mod fmt;

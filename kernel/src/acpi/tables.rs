@@ -1,6 +1,7 @@
 //! RSDP, XSDT/RSDT and FADT parsing (ACPI 6.5, chapter 5.2).
 
 use crate::boot::PhysMem;
+use crate::bytes::{u32_at, u64_at};
 
 /// Length of the common System Description Table header (5.2.6).
 pub const HEADER_LEN: usize = 36;
@@ -26,14 +27,6 @@ pub enum AcpiError {
 
 fn checksum_ok(b: &[u8]) -> bool {
     b.iter().fold(0u8, |s, &x| s.wrapping_add(x)) == 0
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
 /// The Root System Description Pointer (5.2.5.3).

@@ -7,6 +7,7 @@
 //! fault.
 
 use super::PhysMem;
+use crate::bytes::{u32_at, u64_at};
 use crate::mem::{MemoryMap, MemoryRegion, RegionKind};
 
 /// EAX value a Multiboot v1 loader passes.
@@ -101,14 +102,6 @@ impl<'a> BootInfo<'a> {
             _ => self.modules_dropped += 1,
         }
     }
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
 /// Parses the info block at `addr` handed over with `magic`.
