@@ -109,6 +109,18 @@ const ALL: &[Command] = &[
         run: stats,
     },
     Command {
+        name: "config",
+        usage: "",
+        help: "the running configuration, keys redacted",
+        run: config,
+    },
+    Command {
+        name: "wg",
+        usage: "[show]",
+        help: "WireGuard interface and peers",
+        run: wg,
+    },
+    Command {
         name: "log",
         usage: "[off|error|warn|info|debug|trace]",
         help: "show or set the log level",
@@ -279,6 +291,23 @@ fn stats(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Ou
     } else {
         net.stats(out)?;
     }
+    Ok(Outcome::Done)
+}
+
+fn config(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
+    no_args(args)?;
+    let net = m.net().ok_or(CmdError::Unsupported("no network ports"))?;
+    net.config(out)?;
+    Ok(Outcome::Done)
+}
+
+fn wg(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
+    if !matches!(args.rest(), [] | ["show"]) {
+        return Err(CmdError::Usage);
+    }
+    let now = m.now_ns();
+    let net = m.net().ok_or(CmdError::Unsupported("no network ports"))?;
+    net.wg(now, out)?;
     Ok(Outcome::Done)
 }
 
@@ -480,6 +509,12 @@ mod tests {
         );
         let out = run(&mut m, "stats reset");
         assert!(out.contains("no network ports"), "{out}");
+        assert_eq!(run(&mut m, "config x"), "error: usage: config \n");
+        assert_eq!(run(&mut m, "wg up"), "error: usage: wg [show]\n");
+        for line in ["config", "wg", "wg show"] {
+            let out = run(&mut m, line);
+            assert!(out.contains("no network ports"), "{line}: {out}");
+        }
     }
 
     #[test]

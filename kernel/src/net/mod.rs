@@ -8,8 +8,14 @@
 //! driver types. Generic over the device type so host tests run it with a
 //! fake NIC; the kernel binary instantiates it with its enum over the real
 //! drivers.
+//!
+//! With a valid configuration the kernel starts a [`gw::GatewayPlane`] over
+//! the first two ports (LAN, WAN): from then on the gateway owns their
+//! traffic and the ports' own host stacks are retired (the gateway runs its
+//! own), while the drivers' housekeeping stays here.
 
 pub mod addr;
+pub mod gw;
 pub mod port;
 pub mod show;
 #[cfg(test)]
@@ -43,6 +49,8 @@ pub struct Net<D: PortDevice> {
     pub pool: PacketPool,
     /// Pool counters at the last `stats reset`.
     pool_base: PoolStats,
+    /// The WireGuard gateway over ports 0 (LAN) and 1 (WAN), once started.
+    pub gateway: Option<gw::GatewayPlane>,
 }
 
 impl<D: PortDevice> Net<D> {
@@ -52,7 +60,22 @@ impl<D: PortDevice> Net<D> {
             ports,
             pool,
             pool_base: PoolStats::default(),
+            gateway: None,
         }
+    }
+
+    /// Hands the LAN and WAN ports to `gateway`: their host stacks retire,
+    /// and both ports announce the gateway's addresses. False (and the
+    /// gateway dropped) when there are fewer than two ports.
+    pub fn start_gateway(&mut self, mut gateway: gw::GatewayPlane) -> bool {
+        let [lan, wan, ..] = self.ports.as_mut_slice() else {
+            return false;
+        };
+        lan.host = None;
+        wan.host = None;
+        gateway.announce(lan, wan, &mut self.pool);
+        self.gateway = Some(gateway);
+        true
     }
 
     /// Pool counters since the last reset.
@@ -71,6 +94,9 @@ fn ms(now_ns: u64) -> i64 {
 
 impl<D: PortDevice> Dataplane for Net<D> {
     fn poll(&mut self, now_ns: u64) -> usize {
+        if let (Some(g), [lan, wan, ..]) = (self.gateway.as_mut(), self.ports.as_mut_slice()) {
+            return g.poll(lan, wan, &mut self.pool, now_ns);
+        }
         let now = ms(now_ns);
         let mut work = 0;
         for p in &mut self.ports {
@@ -81,12 +107,21 @@ impl<D: PortDevice> Dataplane for Net<D> {
 
     fn maintain(&mut self, now_ns: u64) {
         let now = ms(now_ns);
+        let mut link_up = false;
         for p in &mut self.ports {
             let name = p.name;
             p.maintain(&mut self.pool, now, &mut |e| match e {
-                PortEvent::LinkUp => info!("{name}: {e}"),
+                PortEvent::LinkUp => {
+                    link_up = true;
+                    info!("{name}: {e}")
+                }
                 PortEvent::LinkDown | PortEvent::DeviceReset => warn!("{name}: {e}"),
             });
+        }
+        if let (true, Some(g), [lan, wan, ..]) =
+            (link_up, self.gateway.as_mut(), self.ports.as_mut_slice())
+        {
+            g.announce(lan, wan, &mut self.pool);
         }
     }
 }
@@ -101,6 +136,14 @@ pub trait NetConsole {
     fn stats(&mut self, out: &mut dyn Write) -> fmt::Result;
     /// `stats reset`: zero every counter.
     fn reset_stats(&mut self);
+    /// `config`: the running configuration, keys redacted.
+    fn config(&mut self, out: &mut dyn Write) -> fmt::Result {
+        writeln!(out, "no configuration in use")
+    }
+    /// `wg`: the WireGuard interface and its peers.
+    fn wg(&mut self, _now_ns: u64, out: &mut dyn Write) -> fmt::Result {
+        writeln!(out, "gateway not running")
+    }
 }
 
 impl<D: PortDevice> NetConsole for Net<D> {
@@ -108,16 +151,37 @@ impl<D: PortDevice> NetConsole for Net<D> {
         show::ip_link(&mut self.ports, out)
     }
     fn ip_addr(&mut self, out: &mut dyn Write) -> fmt::Result {
+        if let Some(g) = &self.gateway {
+            return g.ip_addr(out);
+        }
         show::ip_addr(&self.ports, out)
     }
     fn stats(&mut self, out: &mut dyn Write) -> fmt::Result {
         show::stats(&self.ports, out)?;
+        if let Some(g) = &self.gateway {
+            g.stats(out)?;
+        }
         show::pool(&self.pool, self.pool_stats(), out)
     }
     fn reset_stats(&mut self) {
         for p in &mut self.ports {
             p.reset_stats();
         }
+        if let Some(g) = self.gateway.as_mut() {
+            g.reset_stats();
+        }
         self.pool_base = self.pool.stats();
+    }
+    fn config(&mut self, out: &mut dyn Write) -> fmt::Result {
+        match &self.gateway {
+            Some(g) => write!(out, "{}", g.gw.config()),
+            None => writeln!(out, "no configuration in use"),
+        }
+    }
+    fn wg(&mut self, now_ns: u64, out: &mut dyn Write) -> fmt::Result {
+        match &self.gateway {
+            Some(g) => g.wg(now_ns, out),
+            None => writeln!(out, "gateway not running"),
+        }
     }
 }

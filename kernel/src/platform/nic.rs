@@ -28,6 +28,7 @@ use netfn::config::Config;
 use netfn::hoststack::HostStack;
 use ringwall_kernel::boot::Cmdline;
 use ringwall_kernel::net::addr::{self, MAX_PORTS};
+use ringwall_kernel::net::gw::{FnRng, GatewayPlane};
 use ringwall_kernel::net::show::MacAddr;
 use ringwall_kernel::net::{Addressing, Net, Port, PortDevice};
 use ringwall_kernel::pci::PciFunction;
@@ -35,7 +36,7 @@ use spin::Mutex;
 
 use super::hal::{Mechanism1, MmioRegs, PortRegs};
 use crate::arch::x86_64::tsc::TscDelay;
-use crate::arch::x86_64::{paging, rand, tsc};
+use crate::arch::x86_64::{paging, rand, rtc, tsc};
 
 /// The virtio transport over the kernel's register blocks.
 type Transport = AnyTransport<MmioRegs, PortRegs>;
@@ -363,7 +364,72 @@ pub fn bring_up(
         pool.capacity(),
         dma.len / 1024
     );
-    Some(Net::new(ports, pool))
+    let mut net = Net::new(ports, pool);
+    match config {
+        Some(c) => start_gateway(&mut net, &c),
+        None => warn!("gateway: no valid configuration; forwarding nothing"),
+    }
+    Some(net)
+}
+
+/// Builds the WireGuard gateway over the LAN and WAN ports, or says on the
+/// console why it cannot run.
+fn start_gateway(net: &mut Net<Nic>, config: &Config) {
+    let mut probe = [0u8; 32];
+    if rand::fill_random(&mut probe).is_err() {
+        error!("gateway: no entropy source (neither RDRAND/RDSEED nor virtio-rng); not started");
+        return;
+    }
+    let [lan, wan, ..] = net.ports.as_slice() else {
+        error!(
+            "gateway: needs a LAN and a WAN port, found {}; not started",
+            net.ports.len()
+        );
+        return;
+    };
+    let (lan_mac, wan_mac) = (lan.mac(), wan.mac());
+    let now = tsc::now_ns();
+    match GatewayPlane::new(
+        config,
+        lan_mac,
+        wan_mac,
+        FnRng(gateway_random),
+        now,
+        rtc::unix_time_ns(),
+    ) {
+        Ok(g) => {
+            if net.start_gateway(g) {
+                info!(
+                    "gateway: up ({} peer(s), listen port {}, mtu {})",
+                    config.peers.len(),
+                    config.interface.listen_port,
+                    config.interface.mtu
+                );
+            }
+        }
+        Err(e) => error!("gateway: {e:?}; not started"),
+    }
+}
+
+/// The gateway's random source: RDRAND/RDSEED or virtio-rng, checked at
+/// start. A source that fails later is retried; should it keep failing,
+/// the bytes are mixed from the TSC and the failure logged, since the
+/// engine's interface cannot refuse (the alternative is a panic).
+fn gateway_random(buf: &mut [u8]) {
+    for _ in 0..8 {
+        if rand::fill_random(buf).is_ok() {
+            return;
+        }
+    }
+    error!("entropy: source failed after start; using TSC-derived bytes");
+    let mut x = tsc::now_ns() | 1;
+    for b in buf.iter_mut() {
+        // xorshift64: not cryptographic, only better than a fixed value.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
 }
 
 /// Prints an [`Addressing`] for the boot log.

@@ -1,0 +1,307 @@
+//! The WireGuard gateway in the poll loop: the LAN and WAN ports' bursts
+//! through [`netfn::gateway::pipeline::Gateway`] and back out.
+//!
+//! Once a valid configuration names a LAN and a WAN port, [`GatewayPlane`]
+//! takes over the data path from the ports' own host stacks (the gateway
+//! runs its own per port). Each poll-loop turn it receives a burst on the
+//! LAN, hands every buffer to `process_lan`, sends what the pipeline queued,
+//! then the same for the WAN, then `tick`: the buffer the NIC wrote is the
+//! one the other NIC sends, and nothing here allocates after construction.
+//!
+//! The pipeline's traits cannot be implemented on `drivers::buf` types from
+//! here (orphan rule), hence the zero-cost newtypes [`Buf`] and [`Pool`].
+//! Randomness comes through a plain function ([`FnRng`]) so the kernel can
+//! plug in RDRAND/virtio-rng and host tests a seeded generator.
+
+use core::fmt::{self, Write};
+
+use drivers::buf::{Burst, PacketBuf, PacketPool};
+use netfn::config::Config;
+use netfn::gateway::counters::{Direction, DropReason, GatewayCounters};
+use netfn::gateway::pipeline::{
+    BufPool, Gateway, GatewayError, PacketBuffer, Port as GwPort, TxLists,
+};
+use netfn::keys::encode_key;
+use netfn::wireguard::{Rng, Time};
+
+use super::{Port, PortDevice};
+
+#[cfg(test)]
+mod tests;
+
+/// A `drivers` packet buffer as the pipeline sees it.
+pub struct Buf(pub PacketBuf);
+
+impl PacketBuffer for Buf {
+    fn start(&self) -> usize {
+        self.0.start()
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn slot(&self) -> &[u8] {
+        self.0.slot()
+    }
+    fn slot_mut(&mut self) -> &mut [u8] {
+        self.0.slot_mut()
+    }
+    fn set_window(&mut self, start: usize, len: usize) -> bool {
+        self.0.set_window(start, len)
+    }
+}
+
+/// The `drivers` packet pool as the pipeline sees it.
+pub struct Pool<'a>(pub &'a mut PacketPool);
+
+impl BufPool<Buf> for Pool<'_> {
+    fn alloc(&mut self) -> Option<Buf> {
+        self.0.alloc().map(Buf)
+    }
+    fn free(&mut self, buf: Buf) {
+        self.0.free(buf.0)
+    }
+}
+
+/// A random source behind a function pointer (the kernel's RDRAND or
+/// virtio-rng; a seeded generator in tests). The function must fill the
+/// whole slice: the kernel checks at start that entropy exists at all.
+pub struct FnRng(pub fn(&mut [u8]));
+
+impl Rng for FnRng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        (self.0)(buf)
+    }
+}
+
+/// Frames each transmit list holds: a LAN burst, a WAN burst and what
+/// `tick` adds fit with room to spare.
+const TX_LIST: usize = 4 * drivers::buf::BURST;
+
+/// The gateway and the per-turn state of the poll loop around it.
+pub struct GatewayPlane {
+    /// The pipeline.
+    pub gw: Gateway<FnRng, Buf>,
+    out: TxLists<Buf>,
+    rx: Burst,
+    tx: Burst,
+    /// Unix time minus monotonic time, when the wall clock is known.
+    unix_offset: Option<u64>,
+    /// Counters at the last `stats reset`.
+    base: GatewayCounters,
+}
+
+impl GatewayPlane {
+    /// Builds the gateway for `config` at monotonic time `now_ns`, with the
+    /// wall clock `unix_ns` when known.
+    pub fn new(
+        config: &Config,
+        lan_mac: [u8; 6],
+        wan_mac: [u8; 6],
+        rng: FnRng,
+        now_ns: u64,
+        unix_ns: Option<u64>,
+    ) -> Result<GatewayPlane, GatewayError> {
+        let unix_offset = unix_ns.map(|u| u.wrapping_sub(now_ns));
+        let now = time(now_ns, unix_offset);
+        Ok(GatewayPlane {
+            gw: Gateway::new(config, lan_mac, wan_mac, rng, now)?,
+            out: TxLists::with_capacity(TX_LIST),
+            rx: Burst::new(),
+            tx: Burst::new(),
+            unix_offset,
+            base: GatewayCounters::default(),
+        })
+    }
+
+    /// The engine's clock for monotonic `now_ns`.
+    pub fn time(&self, now_ns: u64) -> Time {
+        time(now_ns, self.unix_offset)
+    }
+
+    /// One poll-loop turn: a burst from each port through the pipeline,
+    /// the timers, and everything queued sent. Returns frames received.
+    pub fn poll<D: PortDevice>(
+        &mut self,
+        lan: &mut Port<D>,
+        wan: &mut Port<D>,
+        pool: &mut PacketPool,
+        now_ns: u64,
+    ) -> usize {
+        let now = self.time(now_ns);
+        let mut work = 0;
+        for side in [GwPort::Lan, GwPort::Wan] {
+            let port = match side {
+                GwPort::Lan => &mut *lan,
+                GwPort::Wan => &mut *wan,
+            };
+            let n = port.dev.rx_burst(pool, &mut self.rx);
+            if n == 0 && self.rx.is_empty() {
+                continue;
+            }
+            work += n;
+            let (gw, out) = (&mut self.gw, &mut self.out);
+            let len = self.rx.len();
+            self.rx.drain_front(len, |b| {
+                let mut p = Pool(&mut *pool);
+                match side {
+                    GwPort::Lan => gw.process_lan(now, Buf(b), out, &mut p),
+                    GwPort::Wan => gw.process_wan(now, Buf(b), out, &mut p),
+                }
+            });
+            self.flush(lan, wan, pool);
+        }
+        self.gw.tick(now, &mut self.out, &mut Pool(pool));
+        self.flush(lan, wan, pool);
+        work
+    }
+
+    /// Gratuitous ARP on both ports (at start and when a link comes up).
+    pub fn announce<D: PortDevice>(
+        &mut self,
+        lan: &mut Port<D>,
+        wan: &mut Port<D>,
+        pool: &mut PacketPool,
+    ) {
+        self.gw.announce(&mut self.out, &mut Pool(pool));
+        self.flush(lan, wan, pool);
+    }
+
+    /// Sends both transmit lists; what a full ring refuses is freed and
+    /// counted as `ring-full` on that port.
+    fn flush<D: PortDevice>(
+        &mut self,
+        lan: &mut Port<D>,
+        wan: &mut Port<D>,
+        pool: &mut PacketPool,
+    ) {
+        if self.out.is_empty() {
+            return;
+        }
+        for (side, port) in [(GwPort::Lan, &mut *lan), (GwPort::Wan, &mut *wan)] {
+            for b in self.out.drain(side) {
+                if let Err(b) = self.tx.push(b.0) {
+                    port.dev.tx_burst(pool, &mut self.tx);
+                    if let Err(b) = self.tx.push(b) {
+                        port.counters.drops.count(DropReason::RingFull);
+                        pool.free(b);
+                    }
+                }
+            }
+            if !self.tx.is_empty() {
+                port.dev.tx_burst(pool, &mut self.tx);
+            }
+            if !self.tx.is_empty() {
+                port.counters
+                    .drops
+                    .add(DropReason::RingFull, self.tx.len() as u64);
+                self.tx.free_all(pool);
+            }
+        }
+    }
+
+    /// Returns every buffer the gateway holds to `pool`.
+    pub fn release_all(&mut self, pool: &mut PacketPool) {
+        self.gw.release_all(&mut Pool(&mut *pool));
+        for side in [GwPort::Lan, GwPort::Wan] {
+            for b in self.out.drain(side) {
+                pool.free(b.0);
+            }
+        }
+        self.rx.free_all(pool);
+        self.tx.free_all(pool);
+    }
+
+    /// `ip addr` while the gateway runs: its LAN, WAN and tunnel addresses.
+    pub fn ip_addr(&self, out: &mut dyn Write) -> fmt::Result {
+        for (name, a) in [
+            ("lan", self.gw.address(GwPort::Lan)),
+            ("wan", self.gw.address(GwPort::Wan)),
+            ("wg0", self.gw.tunnel_address()),
+        ] {
+            match a {
+                Some((a, l)) => writeln!(out, "{name:<5} {a}/{l}")?,
+                None => writeln!(out, "{name:<5} no address")?,
+            }
+        }
+        Ok(())
+    }
+
+    /// `stats reset`: later reports count from now.
+    pub fn reset_stats(&mut self) {
+        self.base = self.gw.counters().clone();
+    }
+
+    /// The gateway part of `stats`: traffic each way and drops by reason
+    /// since the last reset.
+    pub fn stats(&self, out: &mut dyn Write) -> fmt::Result {
+        let c = self.gw.counters();
+        writeln!(out, "gateway")?;
+        for (name, dir) in [
+            ("lan-to-tunnel", Direction::LanToTunnel),
+            ("tunnel-to-lan", Direction::TunnelToLan),
+        ] {
+            let (t, b) = (c.traffic(dir), self.base.traffic(dir));
+            writeln!(
+                out,
+                "  {name} packets {}  bytes {}",
+                t.packets.wrapping_sub(b.packets),
+                t.bytes.wrapping_sub(b.bytes)
+            )?;
+        }
+        let total = c.drops.total().wrapping_sub(self.base.drops.total());
+        writeln!(out, "  dropped {total}")?;
+        for r in DropReason::ALL {
+            let n = c.drops.get(r).wrapping_sub(self.base.drops.get(r));
+            if n != 0 {
+                writeln!(out, "  drop {r} {n}")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `wg`: the interface and, per peer, endpoint, latest handshake and
+    /// transfer, in the spirit of `wg show`.
+    pub fn wg(&self, now_ns: u64, out: &mut dyn Write) -> fmt::Result {
+        let e = self.gw.engine();
+        let s = e.status();
+        writeln!(out, "interface: wg0")?;
+        writeln!(out, "  public key: {}", encode_key(&s.public_key).as_str())?;
+        writeln!(out, "  listening port: {}", s.listen_port)?;
+        for id in e.peer_ids() {
+            let Some(p) = e.peer_status(id) else { continue };
+            writeln!(out)?;
+            writeln!(out, "peer: {}", encode_key(&p.public_key).as_str())?;
+            match p.endpoint {
+                Some(ep) => writeln!(out, "  endpoint: {ep}")?,
+                None => writeln!(out, "  endpoint: (none)")?,
+            }
+            write!(out, "  allowed ips:")?;
+            for (i, a) in p.allowed_ips.iter().enumerate() {
+                let sep = if i == 0 { " " } else { ", " };
+                write!(out, "{sep}{}/{}", a.addr, a.len)?;
+            }
+            writeln!(out)?;
+            match p.latest_handshake_mono {
+                Some(at) => writeln!(
+                    out,
+                    "  latest handshake: {} s ago",
+                    now_ns.saturating_sub(at) / 1_000_000_000
+                )?,
+                None => writeln!(out, "  latest handshake: never")?,
+            }
+            writeln!(
+                out,
+                "  transfer: {} B received, {} B sent",
+                p.rx_bytes, p.tx_bytes
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn time(now_ns: u64, unix_offset: Option<u64>) -> Time {
+    Time {
+        mono_ns: now_ns,
+        unix_ns: unix_offset.map_or(0, |o| o.wrapping_add(now_ns)),
+    }
+}
