@@ -267,9 +267,9 @@ pub(crate) mod tests {
         t
     }
 
-    /// The FADT QEMU 7.2 builds for `-M pc` (PIIX4 PM at I/O 0x600, revision 3
-    /// with the 0xcf9 reset register and RTC century at CMOS 0x32), reduced to
-    /// the fields read here.
+    /// A FADT modelled on QEMU 7.2's for `-M pc` (PIIX4 PM control at I/O
+    /// 0x604, RTC century at CMOS 0x32) plus the reset register `-M q35`
+    /// declares (I/O 0xcf9, value 6), reduced to the fields read here.
     pub fn qemu_pc_fadt(dsdt: u32) -> Vec<u8> {
         let mut body = vec![0u8; 244 - HEADER_LEN];
         let put32 = |b: &mut Vec<u8>, at: usize, v: u32| {

@@ -279,9 +279,9 @@ mod tests {
         v.to_le_bytes()
     }
 
-    /// A v1 info block laid out like QEMU's `-kernel` loader does
-    /// (hw/i386/multiboot.c): info at 0x9500, command line and module list
-    /// after it, e820 map entries of size 20.
+    /// A hand-built v1 info block with the fields QEMU's `-kernel` loader
+    /// fills (hw/i386/multiboot.c): command line, loader name, one module,
+    /// e820 map entries of size 20 (the values of a `-m 32M` boot).
     fn qemu_v1() -> FakeMem {
         let mut m = FakeMem::new(0x9000, 0x10_0000);
         let flags = v1::MEM | v1::CMDLINE | v1::MODS | v1::MMAP | v1::LOADER_NAME;
@@ -360,8 +360,10 @@ mod tests {
         }
     }
 
-    /// A v2 info block with the tags GRUB 2.06 emits under OVMF for
-    /// `multiboot2 /ringwall panic=halt` + `module2 /ringwall.conf config`.
+    /// A hand-built v2 info block with the tags GRUB 2.06 passes for
+    /// `multiboot2 /ringwall panic=halt` + `module2 /ringwall.conf config`
+    /// (command line, loader name, module, memory map, both RSDP copies) and
+    /// one tag type the parser does not use.
     fn grub_v2() -> FakeMem {
         let mut info = vec![0u8; 8];
         tag(&mut info, tag::CMDLINE, b"panic=halt\0");

@@ -201,7 +201,8 @@ impl fmt::Display for MemInfo<'_> {
 mod tests {
     use super::*;
 
-    /// The map SeaBIOS reports for `-m 32M` (e820 as printed by Linux).
+    /// The first six entries of the map SeaBIOS hands over for `-m 32M`, as
+    /// this kernel's `mem` printed them under QEMU 7.2.
     pub(crate) fn seabios_32m() -> MemoryMap {
         let mut m = MemoryMap::new();
         for (start, len, t) in [
