@@ -8,6 +8,7 @@
 pub mod capture;
 pub mod commands;
 pub mod iproute;
+pub mod job;
 pub mod line;
 pub mod peer;
 pub mod ping;

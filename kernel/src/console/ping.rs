@@ -375,9 +375,9 @@ impl Ping {
         writeln!(out, " time={} ms", Rtt(rtt))
     }
 
-    /// Ctrl-C: prints the summary of what was done so far.
+    /// Ctrl-C (the line editor has echoed `^C`): prints the summary of what
+    /// was done so far.
     pub fn interrupt(&mut self, now_ns: u64, out: &mut dyn Write) -> fmt::Result {
-        writeln!(out, "^C")?;
         self.summary(now_ns, out)
     }
 
@@ -575,7 +575,7 @@ mod tests {
         }
         p.interrupt(2500 * MS, &mut out).unwrap();
         assert!(
-            out.contains("^C\n\n--- 10.0.0.1 ping statistics ---\n"),
+            out.contains("data.\n\n--- 10.0.0.1 ping statistics ---\n"),
             "{out}"
         );
         assert!(out.contains(
