@@ -42,8 +42,8 @@ pub struct Capture {
 /// The long-running command in progress.
 #[derive(Debug)]
 pub enum Job {
-    /// `ping`.
-    Ping(Ping),
+    /// `ping` (boxed: its send-time window is most of a KiB).
+    Ping(Box<Ping>),
     /// `capture`.
     Capture(Capture),
 }
@@ -67,7 +67,7 @@ impl JobSlot {
 
     /// Starts `ping` (prints its header).
     pub fn start_ping(&mut self, args: PingArgs, now_ns: u64, out: &mut dyn Write) -> fmt::Result {
-        self.job = Some(Job::Ping(Ping::start(args, now_ns, out)?));
+        self.job = Some(Job::Ping(Box::new(Ping::start(args, now_ns, out)?)));
         Ok(())
     }
 
