@@ -1,6 +1,7 @@
 //! Data-path benchmark: Ringwall's zero-copy `encapsulate`/`decapsulate`
 //! against boringtun and against the raw AEADs (`ring`, the crypto floor,
-//! and RustCrypto), on 64, 512 and 1420-byte inner packets in bursts of 32.
+//! and RustCrypto), on 64, 512 and 1420-byte inner packets in bursts of 32,
+//! then the burst AEAD table (`netfn::simd`, see `common/burst.rs`).
 //!
 //! Own harness (no criterion) so the whole run stays short and the table is
 //! printed in one piece. Every variant is timed in bursts of 32 packets with
@@ -18,6 +19,9 @@ use netfn::wireguard::{
     Aead, Decap, Encap, Engine, PeerConfig, RingAead, Rng, RustCryptoAead, Time,
 };
 use std::time::Instant;
+
+#[path = "common/burst.rs"]
+mod burst;
 
 const BURST: usize = 32;
 const HEADROOM: usize = 128;
@@ -398,6 +402,12 @@ fn main() {
     println!(
         "bursts of {BURST}, {rounds} rounds x {BURSTS_PER_ROUND} bursts per variant, median burst; Gbit/s counts inner packet bytes"
     );
+    println!("burst AEAD path: {}", netfn::simd::path().name());
+    // WG_BENCH_BURST_ONLY=1 runs only the burst AEAD table.
+    if std::env::var("WG_BENCH_BURST_ONLY").is_ok() {
+        burst::run(full, ghz);
+        return;
+    }
     // WG_BENCH_ONLY=<variant index>:<size> loops one variant (for `perf`).
     if let Some((v, size)) = std::env::var("WG_BENCH_ONLY").ok().and_then(|s| {
         let (v, n) = s.split_once(':')?;
@@ -453,4 +463,5 @@ fn main() {
             );
         }
     }
+    burst::run(full, ghz);
 }

@@ -10,8 +10,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{Lane, MAX_BURST};
-use zeroize::Zeroize;
+use super::{wipe, Lane, MAX_BURST};
 
 /// RFC 8439 section 2.3: the four constant words "expand 32-byte k".
 const SIGMA: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
@@ -88,8 +87,8 @@ pub(super) fn apply<L: Lane>(
     if n > 0 {
         batch(&st, &task, n, jobs, poly_keys);
     }
-    kw.zeroize();
-    st.0.zeroize();
+    wipe(&mut kw);
+    wipe(&mut st.0);
 }
 
 /// Rotates each 32-bit lane left by 16 or 8 with one byte shuffle.
@@ -236,5 +235,5 @@ fn batch<L: Lane>(
             }
         }
     }
-    ks.0.zeroize();
+    wipe(&mut ks.0);
 }

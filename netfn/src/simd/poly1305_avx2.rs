@@ -15,8 +15,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{Lane, MAX_BURST, TAG_LEN};
-use zeroize::Zeroize;
+use super::{wipe, Lane, MAX_BURST, TAG_LEN};
 
 const MASK26: u64 = (1 << 26) - 1;
 
@@ -66,20 +65,25 @@ impl<'a> Msg<'a> {
     }
 }
 
-/// Computes the tag of every job from its Poly1305 key; the message is
-/// the job's AAD and current buffer (ciphertext in both seal and open).
+/// Computes the tag of every job whose bit is set in `select` from its
+/// Poly1305 key; the message is the job's AAD and current buffer
+/// (ciphertext in both seal and open).
 #[target_feature(enable = "avx2")]
 pub(super) fn tags<L: Lane>(
     jobs: &[L],
+    select: u32,
     keys: &[[u8; 32]; MAX_BURST],
     tags: &mut [[u8; TAG_LEN]; MAX_BURST],
 ) {
-    let count = jobs.len().min(MAX_BURST);
+    let mut count = 0;
     let mut order = [0usize; MAX_BURST];
     let mut blocks = [0usize; MAX_BURST];
-    for i in 0..count {
-        order[i] = i;
-        blocks[i] = jobs[i].aad().len().div_ceil(16) + jobs[i].data().len().div_ceil(16) + 1;
+    for (i, j) in jobs.iter().enumerate().take(MAX_BURST) {
+        if (select >> i) & 1 == 1 {
+            order[count] = i;
+            count += 1;
+        }
+        blocks[i] = j.aad().len().div_ceil(16) + j.data().len().div_ceil(16) + 1;
     }
     // Insertion sort by block count (public lengths) so each group of four
     // has similar lengths and few lanes idle.
@@ -122,61 +126,66 @@ fn to_limbs(b0: __m128i, b1: __m128i, b2: __m128i, b3: __m128i) -> Limbs {
 
 /// h = (h + m) * r mod 2^130 - 5, partially reduced (limbs just over 2^26).
 /// `s` holds 5·r, which folds the limbs past 2^130 back in.
-#[target_feature(enable = "avx2")]
-fn step(h: &mut Limbs, m: &Limbs, r: &Limbs, s: &Limbs) {
-    let a = [
-        _mm256_add_epi64(h[0], m[0]),
-        _mm256_add_epi64(h[1], m[1]),
-        _mm256_add_epi64(h[2], m[2]),
-        _mm256_add_epi64(h[3], m[3]),
-        _mm256_add_epi64(h[4], m[4]),
-    ];
-    let mul = |x, y| _mm256_mul_epu32(x, y);
-    let add = |x, y| _mm256_add_epi64(x, y);
-    let mut d0 = add(
-        add(mul(a[0], r[0]), mul(a[1], s[4])),
-        add(add(mul(a[2], s[3]), mul(a[3], s[2])), mul(a[4], s[1])),
-    );
-    let mut d1 = add(
-        add(mul(a[0], r[1]), mul(a[1], r[0])),
-        add(add(mul(a[2], s[4]), mul(a[3], s[3])), mul(a[4], s[2])),
-    );
-    let mut d2 = add(
-        add(mul(a[0], r[2]), mul(a[1], r[1])),
-        add(add(mul(a[2], r[0]), mul(a[3], s[4])), mul(a[4], s[3])),
-    );
-    let mut d3 = add(
-        add(mul(a[0], r[3]), mul(a[1], r[2])),
-        add(add(mul(a[2], r[1]), mul(a[3], r[0])), mul(a[4], s[4])),
-    );
-    let mut d4 = add(
-        add(mul(a[0], r[4]), mul(a[1], r[3])),
-        add(add(mul(a[2], r[2]), mul(a[3], r[1])), mul(a[4], r[0])),
-    );
-    // Two interleaved carry chains (0→1→2→3, 3→4→0→1) halve the latency.
-    let m26 = _mm256_set1_epi64x(MASK26 as i64);
-    let c0 = _mm256_srli_epi64::<26>(d0);
-    let c3 = _mm256_srli_epi64::<26>(d3);
-    d0 = _mm256_and_si256(d0, m26);
-    d3 = _mm256_and_si256(d3, m26);
-    d1 = add(d1, c0);
-    d4 = add(d4, c3);
-    let c1 = _mm256_srli_epi64::<26>(d1);
-    let c4 = _mm256_srli_epi64::<26>(d4);
-    d1 = _mm256_and_si256(d1, m26);
-    d4 = _mm256_and_si256(d4, m26);
-    d2 = add(d2, c1);
-    d0 = add(d0, add(c4, _mm256_slli_epi64::<2>(c4)));
-    let c2 = _mm256_srli_epi64::<26>(d2);
-    let c0 = _mm256_srli_epi64::<26>(d0);
-    d2 = _mm256_and_si256(d2, m26);
-    d0 = _mm256_and_si256(d0, m26);
-    d3 = add(d3, c2);
-    d1 = add(d1, c0);
-    let c3 = _mm256_srli_epi64::<26>(d3);
-    d3 = _mm256_and_si256(d3, m26);
-    d4 = add(d4, c3);
-    *h = [d0, d1, d2, d3, d4];
+/// A macro, not a function: `#[inline(always)]` is refused beside
+/// `#[target_feature]`, and left to itself LLVM kept this out of line, with
+/// every limb passed through memory.
+macro_rules! step {
+    ($h:expr, $m:expr, $r:expr, $s:expr) => {{
+        let (h, m, r, s): (&mut Limbs, &Limbs, &Limbs, &Limbs) = (&mut $h, &$m, &$r, &$s);
+        let a = [
+            _mm256_add_epi64(h[0], m[0]),
+            _mm256_add_epi64(h[1], m[1]),
+            _mm256_add_epi64(h[2], m[2]),
+            _mm256_add_epi64(h[3], m[3]),
+            _mm256_add_epi64(h[4], m[4]),
+        ];
+        let mul = |x, y| _mm256_mul_epu32(x, y);
+        let add = |x, y| _mm256_add_epi64(x, y);
+        let mut d0 = add(
+            add(mul(a[0], r[0]), mul(a[1], s[4])),
+            add(add(mul(a[2], s[3]), mul(a[3], s[2])), mul(a[4], s[1])),
+        );
+        let mut d1 = add(
+            add(mul(a[0], r[1]), mul(a[1], r[0])),
+            add(add(mul(a[2], s[4]), mul(a[3], s[3])), mul(a[4], s[2])),
+        );
+        let mut d2 = add(
+            add(mul(a[0], r[2]), mul(a[1], r[1])),
+            add(add(mul(a[2], r[0]), mul(a[3], s[4])), mul(a[4], s[3])),
+        );
+        let mut d3 = add(
+            add(mul(a[0], r[3]), mul(a[1], r[2])),
+            add(add(mul(a[2], r[1]), mul(a[3], r[0])), mul(a[4], s[4])),
+        );
+        let mut d4 = add(
+            add(mul(a[0], r[4]), mul(a[1], r[3])),
+            add(add(mul(a[2], r[2]), mul(a[3], r[1])), mul(a[4], r[0])),
+        );
+        // Two interleaved carry chains (0→1→2→3, 3→4→0→1) halve the latency.
+        let m26 = _mm256_set1_epi64x(MASK26 as i64);
+        let c0 = _mm256_srli_epi64::<26>(d0);
+        let c3 = _mm256_srli_epi64::<26>(d3);
+        d0 = _mm256_and_si256(d0, m26);
+        d3 = _mm256_and_si256(d3, m26);
+        d1 = add(d1, c0);
+        d4 = add(d4, c3);
+        let c1 = _mm256_srli_epi64::<26>(d1);
+        let c4 = _mm256_srli_epi64::<26>(d4);
+        d1 = _mm256_and_si256(d1, m26);
+        d4 = _mm256_and_si256(d4, m26);
+        d2 = add(d2, c1);
+        d0 = add(d0, add(c4, _mm256_slli_epi64::<2>(c4)));
+        let c2 = _mm256_srli_epi64::<26>(d2);
+        let c0 = _mm256_srli_epi64::<26>(d0);
+        d2 = _mm256_and_si256(d2, m26);
+        d0 = _mm256_and_si256(d0, m26);
+        d3 = add(d3, c2);
+        d1 = add(d1, c0);
+        let c3 = _mm256_srli_epi64::<26>(d3);
+        d3 = _mm256_and_si256(d3, m26);
+        d4 = add(d4, c3);
+        *h = [d0, d1, d2, d3, d4];
+    }};
 }
 
 /// Loads one lane-set from four scratch blocks.
@@ -209,7 +218,7 @@ fn group4<L: Lane>(
         let mut rb = [0u8; 16];
         rb.copy_from_slice(&keys[j][..16]);
         let r = u128::from_le_bytes(rb) & 0x0fff_fffc_0fff_fffc_0fff_fffc_0fff_ffff;
-        rb.zeroize();
+        wipe(&mut rb);
         for (k, limb) in rl.iter_mut().enumerate() {
             limb[l] = ((r >> (26 * k)) as u64) & MASK26;
         }
@@ -230,7 +239,7 @@ fn group4<L: Lane>(
         load(&rl[3]),
         load(&rl[4]),
     ];
-    rl.zeroize();
+    wipe(&mut rl);
     let five = |x| _mm256_add_epi64(x, _mm256_slli_epi64::<2>(x));
     let s: Limbs = [r[0], five(r[1]), five(r[2]), five(r[3]), five(r[4])];
     let mut h: Limbs = [_mm256_setzero_si256(); 5];
@@ -269,7 +278,7 @@ fn group4<L: Lane>(
                         _mm_loadu_si128(ptr[3].cast()),
                     )
                 };
-                step(&mut h, &m, &r, &s);
+                step!(h, m, r, s);
                 for q in ptr.iter_mut() {
                     *q = q.wrapping_add(16);
                 }
@@ -281,7 +290,7 @@ fn group4<L: Lane>(
             *b = m.block(st);
         }
         let m = load_scratch(&scratch);
-        step(&mut h, &m, &r, &s);
+        step!(h, m, r, s);
         // Per-lane finish: copy out the lanes whose last block this was.
         if msgs[..lanes].iter().any(|m| m.n == st + 1) {
             let mut v = [[0u64; 4]; 5];
@@ -296,16 +305,16 @@ fn group4<L: Lane>(
                     }
                 }
             }
-            v.zeroize();
+            wipe(&mut v);
         }
         st += 1;
     }
-    scratch.zeroize();
+    wipe(&mut scratch);
     for (l, &j) in group.iter().enumerate() {
         let limbs = [out[0][l], out[1][l], out[2][l], out[3][l], out[4][l]];
         tags[j] = finish(limbs, &keys[j]);
     }
-    out.zeroize();
+    wipe(&mut out);
 }
 
 /// Fully reduces an accumulator mod 2^130 - 5 and adds the key's second
@@ -357,6 +366,6 @@ fn finish(h: [u64; 5], key: &[u8; 32]) -> [u8; TAG_LEN] {
     let mut sb = [0u8; 16];
     sb.copy_from_slice(&key[16..]);
     let tag = acc.wrapping_add(u128::from_le_bytes(sb)).to_le_bytes();
-    sb.zeroize();
+    wipe(&mut sb);
     tag
 }
