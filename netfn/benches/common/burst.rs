@@ -4,16 +4,18 @@
 //! encapsulate/decapsulate and Ringwall's own (ring) encapsulate/decapsulate
 //! on the same packets in the same rounds, so the ratios share their noise.
 //!
-//! Each job has its own key (a burst mixes peers) and a WireGuard counter
-//! nonce; buffers are the padded payload the engine seals (`SIZES` and an
+//! The burst rows go through the engine's AEAD trait (`SimdAead` with keys
+//! prepared per session, as the data path would call it), each path forced
+//! in turn. Each job has its own key (a burst mixes peers) and a WireGuard
+//! counter nonce; buffers are the padded payload the engine seals (`SIZES` and an
 //! IMIX of 7:4:1 64/576/1420-byte packets, interleaved). Timing as in the
 //! main table: TSC cycles of the timed region only, median burst over
 //! interleaved rounds, divided by the packets in the burst.
 
 use super::{boringtun_pair, ipv4_packet, rdtsc, ringwall_pair, Samples, HEADROOM, NOW};
-use netfn::simd::{self, Job, Path};
-use netfn::wireguard::aead::nonce;
-use netfn::wireguard::{Decap, Encap, Engine, RingAead};
+use netfn::simd::{self, Path, SimdAead, SimdKey};
+use netfn::wireguard::aead::{nonce, BurstJob};
+use netfn::wireguard::{Aead, Decap, Encap, Engine, RingAead};
 
 const ROUNDS: usize = 40;
 const BURSTS_PER_ROUND: usize = 25;
@@ -64,7 +66,7 @@ struct BurstBench {
     lens: Vec<usize>,
     pristine: Vec<Vec<u8>>,
     bufs: Vec<Vec<u8>>,
-    keys: Vec<[u8; 32]>,
+    simd_keys: Vec<SimdKey>,
     ring_keys: Vec<ring::aead::LessSafeKey>,
     tags: Vec<[u8; 16]>,
     counter: u64,
@@ -102,7 +104,7 @@ impl BurstBench {
                     )
                 })
                 .collect(),
-            keys,
+            simd_keys: keys.iter().map(|k| SimdAead::prepare(k).unwrap()).collect(),
             tags: vec![[0; 16]; n],
             counter: 0,
             bt_a,
@@ -123,18 +125,21 @@ impl BurstBench {
         }
     }
 
-    /// Seals the padded payloads as one burst on `p`; returns TSC cycles.
+    /// Seals or opens the padded payloads as one burst through the engine's
+    /// AEAD trait (`SimdAead`, prepared per-session keys, as the data path
+    /// would) on path `p`; returns TSC cycles.
     fn burst(&mut self, p: Path, seal: bool) -> u64 {
-        let n = nonce(self.counter);
-        let mut jobs: Vec<Job> = self
+        simd::set_path(p).unwrap();
+        let counter = self.counter;
+        let mut jobs: Vec<BurstJob<SimdKey>> = self
             .bufs
             .iter_mut()
-            .zip(&self.keys)
+            .zip(&self.simd_keys)
             .zip(&self.lens)
             .zip(&self.tags)
-            .map(|(((b, k), &l), t)| Job {
+            .map(|(((b, k), &l), t)| BurstJob {
                 key: k,
-                nonce: n,
+                counter,
                 aad: &[],
                 buf: &mut b[HEADROOM..HEADROOM + padded(l)],
                 tag: *t,
@@ -142,9 +147,9 @@ impl BurstBench {
             .collect();
         let t0 = rdtsc();
         if seal {
-            simd::seal_burst_with(p, &mut jobs).unwrap();
+            SimdAead::seal_burst(&mut jobs).unwrap();
         } else {
-            let ok = simd::open_burst_with(p, &mut jobs).unwrap();
+            let ok = SimdAead::open_burst(&mut jobs).unwrap();
             assert_eq!(ok.count_ones() as usize, jobs.len());
         }
         let dt = rdtsc() - t0;
@@ -403,4 +408,6 @@ pub fn run(full: bool, ghz: f64) {
             }
         }
     }
+    // The rows above forced each path in turn; back to the detected one.
+    let _ = simd::set_path(simd::detect());
 }

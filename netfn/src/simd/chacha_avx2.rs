@@ -49,6 +49,8 @@ pub(super) fn apply<L: Lane>(
         *row = [c; 8];
     }
     let mut task = [(0usize, 0u32); 8];
+    // One keystream buffer for the whole call, wiped once at the end.
+    let mut ks = Keystream([[0; 64]; 8]);
     let mut n = 0;
     let mut kw = [0u32; 11];
     for i in 0..jobs.len() {
@@ -79,16 +81,17 @@ pub(super) fn apply<L: Lane>(
             task[n] = (i, ctr);
             n += 1;
             if n == 8 {
-                batch(&st, &task, 8, jobs, poly_keys);
+                batch(&st, &task, 8, jobs, poly_keys, &mut ks);
                 n = 0;
             }
         }
     }
     if n > 0 {
-        batch(&st, &task, n, jobs, poly_keys);
+        batch(&st, &task, n, jobs, poly_keys, &mut ks);
     }
     wipe(&mut kw);
     wipe(&mut st.0);
+    wipe(&mut ks.0);
 }
 
 /// Rotates each 32-bit lane left by 16 or 8 with one byte shuffle.
@@ -186,6 +189,7 @@ fn batch<L: Lane>(
     n: usize,
     jobs: &mut [L],
     poly_keys: &mut [[u8; 32]; MAX_BURST],
+    ks: &mut Keystream,
 ) {
     let mut x = [_mm256_setzero_si256(); 16];
     for (v, row) in x.iter_mut().zip(st.0.iter()) {
@@ -199,7 +203,6 @@ fn batch<L: Lane>(
     }
     let lo = transpose([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
     let hi = transpose([x[8], x[9], x[10], x[11], x[12], x[13], x[14], x[15]]);
-    let mut ks = Keystream([[0; 64]; 8]);
     for (blk, (l, h)) in ks.0.iter_mut().zip(lo.iter().zip(hi.iter())) {
         // SAFETY: each block is 64 bytes at a 64-byte stride from a 32-byte
         // aligned base, so both halves are aligned, in-bounds 32-byte stores.
@@ -235,5 +238,4 @@ fn batch<L: Lane>(
             }
         }
     }
-    wipe(&mut ks.0);
 }
