@@ -328,7 +328,12 @@ pub fn run(full: bool, ghz: f64) {
     let only_n = std::env::var("WG_BENCH_BURST_N")
         .ok()
         .and_then(|n| n.parse::<usize>().ok());
-    for (label, sizes) in mixes {
+    // WG_BENCH_BURST_MIX=<label prefix> limits it to one packet mix.
+    let only_mix = std::env::var("WG_BENCH_BURST_MIX").ok();
+    for (label, sizes) in mixes
+        .into_iter()
+        .filter(|(l, _)| only_mix.as_deref().is_none_or(|m| l.starts_with(m)))
+    {
         for n in BURST_SIZES
             .into_iter()
             .filter(|&n| only_n.is_none_or(|o| o == n))
