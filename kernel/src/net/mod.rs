@@ -94,12 +94,17 @@ fn ms(now_ns: u64) -> i64 {
 
 impl<D: PortDevice> Dataplane for Net<D> {
     fn poll(&mut self, now_ns: u64) -> usize {
-        if let (Some(g), [lan, wan, ..]) = (self.gateway.as_mut(), self.ports.as_mut_slice()) {
-            return g.poll(lan, wan, &mut self.pool, now_ns);
-        }
         let now = ms(now_ns);
         let mut work = 0;
-        for p in &mut self.ports {
+        let rest = match (self.gateway.as_mut(), self.ports.as_mut_slice()) {
+            (Some(g), [lan, wan, others @ ..]) => {
+                work += g.poll(lan, wan, &mut self.pool, now_ns);
+                // Ports beyond LAN and WAN keep serving their own host stacks.
+                others
+            }
+            (_, all) => all,
+        };
+        for p in rest {
             work += p.poll(&mut self.pool, now);
         }
         work

@@ -298,3 +298,35 @@ fn one_port_is_not_enough() {
     n.wg(0, &mut w).unwrap();
     assert_eq!(w, "gateway not running\n");
 }
+
+#[test]
+fn a_third_port_keeps_its_host_stack_while_the_gateway_runs() {
+    let (mut n, _mem) = net(2);
+    let mac = [0x52, 0x54, 0, 0x33, 0, 1];
+    let ip = core::net::Ipv4Addr::new(172, 16, 0, 1);
+    let host = netfn::hoststack::HostStack::new(mac, Some((ip, 24)), None, false, 3, 0).unwrap();
+    let eth2 = Port::new(
+        "eth2",
+        None,
+        fake(mac),
+        Addressing::Static(ip, 24),
+        Some(host),
+    );
+    n.ports.push(eth2);
+    assert!(n.start_gateway(plane()));
+    assert!(n.ports[2].host.is_some(), "only LAN and WAN hand over");
+    let who = arp(1, HOST_MAC, [172, 16, 0, 2], [0; 6], [172, 16, 0, 1]);
+    n.ports[2].dev.inbox.push(who);
+    run(&mut n, 2_000_000);
+    let sent = &n.ports[2].dev.sent;
+    assert!(
+        sent.iter()
+            .any(|f| f.len() >= 42 && f[21] == 2 && f[28..32] == [172, 16, 0, 1]),
+        "eth2 did not answer ARP: {sent:?}"
+    );
+    assert!(n.ports[0]
+        .dev
+        .sent
+        .iter()
+        .all(|f| f[28..32] != [172, 16, 0, 1]));
+}
