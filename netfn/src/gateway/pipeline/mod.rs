@@ -47,6 +47,7 @@
 //! [`routes`] (the rules above as `ip route` shows them).
 
 pub mod buf;
+pub mod console;
 mod lan;
 mod local;
 pub mod routes;
@@ -169,6 +170,8 @@ pub struct Gateway<R: Rng, B: PacketBuffer, A: Aead = RingAead> {
     /// A host stack got a frame (or the console used one) since the last
     /// tick: run it on the next tick, whatever the time.
     pub(crate) host_pending: bool,
+    /// Replies to the appliance's own tunnel pings, for the console.
+    pub(crate) own_echo: console::OwnEcho,
 }
 
 impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
@@ -281,6 +284,7 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
             unreachable: Vec::with_capacity(UNREACHABLE_STASH),
             next_tick_ns: 0,
             host_pending: false,
+            own_echo: console::OwnEcho::default(),
         })
     }
 

@@ -119,9 +119,18 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
             return self.drop_buf(buf, DropReason::BadFrame, pool);
         }
         if self.is_own_address(info.dst) {
+            let hl = info.header_len;
+            // A reply to the console's own ping through the tunnel.
+            let own = (info.protocol == PROTO_ICMP && !info.is_fragment())
+                .then(|| buf.slot().get(start..start + info.total_len))
+                .flatten()
+                .and_then(|p| super::console::own_echo_reply(p, hl));
+            if let Some(reply) = own {
+                self.keep_own_echo(reply);
+                return pool.free(buf);
+            }
             // A ping to the tunnel (or LAN) address through the tunnel:
             // answered in place and sent back the way it came.
-            let hl = info.header_len;
             let answered = info.protocol == PROTO_ICMP
                 && !info.is_fragment()
                 && buf
