@@ -10,7 +10,9 @@
 //! loop { console.poll(); dataplane.poll(now); every 250 ms: dataplane.maintain(now) }
 //! ```
 //!
-//! The data path is `platform::nic`'s ports, brought up before the loop.
+//! The data path is `platform::nic`'s ports, brought up before the loop;
+//! with a valid configuration the WireGuard gateway runs over the LAN and
+//! WAN ports (`ringwall_kernel::net::gw`).
 #![no_std]
 #![no_main]
 
@@ -139,8 +141,9 @@ pub extern "C" fn kmain(magic: u32, info_addr: u32) -> ! {
 
 /// The poll loop. Never returns.
 fn run(kernel: &mut Kernel) -> ! {
-    // The NIC ports (platform/nic.rs) when any came up; the gateway will
-    // wrap them. The console and the data plane take turns on `kernel`.
+    // The NIC ports (platform/nic.rs) when any came up, with the gateway
+    // over LAN and WAN when configured. The console and the data plane take
+    // turns on `kernel`.
     let mut idle = Idle;
     let mut console = ConsoleLoop::new();
     let mut ticker = Ticker::new(tsc::now_ns(), MAINTAIN_INTERVAL_NS);
