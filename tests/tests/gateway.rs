@@ -9,9 +9,10 @@
 //! tunnel MTU both ways, byte for byte; a rekey under traffic with no loss;
 //! the peer roaming to a new source port; replayed and bit-flipped packets
 //! dropped and counted while traffic continues; ICMP fragmentation-needed
-//! for a DF packet over the MTU; MSS clamping of SYN and SYN-ACK. A third,
-//! short boot checks that a config with errors is reported by line and
-//! nothing is forwarded.
+//! for a DF packet over the MTU; MSS clamping of SYN and SYN-ACK. Two short
+//! boots check that a config with errors is reported by line and nothing is
+//! forwarded, and that without any entropy source the gateway refuses to
+//! start and says why.
 //!
 //! The rekey: WireGuard rekeys after 120 s, too long for TCG, so the peer
 //! forces a new handshake mid-traffic with boringtun's
@@ -410,4 +411,30 @@ fn config_with_errors_boots_and_reports_them() {
     assert!(cfg.contains("no configuration in use"), "{cfg}");
     let wg = vm.console().command("wg").unwrap();
     assert!(wg.contains("gateway not running"), "{wg}");
+}
+
+#[test]
+fn without_entropy_the_gateway_refuses_to_start_and_says_why() {
+    let lan = Port::new(LAN_MAC, GW_LAN, HOST);
+    let wan = Port::new(WAN_MAC, GW_WAN, PEER);
+    let path = config_file("noentropy", &config());
+    let mut vm = QemuBuilder::new()
+        .memory("128M")
+        .initrd(&path)
+        .netdev_dgram("n0", &lan.link)
+        .device(&format!("virtio-net-pci,netdev=n0,mac={}", lan.mac_text()))
+        .netdev_dgram("n1", &wan.link)
+        .device(&format!("virtio-net-pci,netdev=n1,mac={}", wan.mac_text()))
+        // A CPU without RDRAND/RDSEED and no virtio-rng: no entropy at all.
+        .arg("-cpu")
+        .arg("qemu64")
+        .spawn()
+        .unwrap();
+    let log = vm.console().wait_for_prompt(BOOT_TIMEOUT).unwrap();
+    let _ = std::fs::remove_file(path);
+    assert!(log.contains("config: parsed"), "{log}");
+    assert!(log.contains("gateway: no entropy source"), "{log}");
+    assert!(!log.contains("gateway: up"), "{log}");
+    let cfg = vm.console().command("config").unwrap();
+    assert!(cfg.contains("no configuration in use"), "{cfg}");
 }
