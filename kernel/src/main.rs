@@ -31,6 +31,7 @@ use platform::{memory, panic, serial};
 use ringwall_kernel::acpi::{self, scan_for_rsdp, Rsdp};
 use ringwall_kernel::boot::{multiboot, BootInfo, PhysMem};
 use ringwall_kernel::console::commands::parse_level;
+use ringwall_kernel::console::job::JobSlot;
 use ringwall_kernel::fmt::{Duration, Size};
 use ringwall_kernel::poll::{Dataplane, Idle, Ticker, MAINTAIN_INTERVAL_NS};
 use ringwall_kernel::time::UtcTime;
@@ -134,6 +135,7 @@ pub extern "C" fn kmain(magic: u32, info_addr: u32) -> ! {
         dma_region,
         pci,
         net,
+        jobs: JobSlot::new(),
     };
     info!("ready in {}", Duration(tsc::now_ns()));
     run(&mut kernel)

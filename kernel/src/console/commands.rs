@@ -9,6 +9,10 @@ use core::fmt::Write;
 
 use log::LevelFilter;
 
+use super::capture::CaptureArgs;
+use super::gateway::GatewayConsole;
+use super::netcmds;
+use super::ping::PingArgs;
 use super::shell::{Args, CmdError, Command, Outcome};
 use crate::cpu::{CpuInfo, FeatureList};
 use crate::fmt::Duration;
@@ -56,14 +60,34 @@ pub trait Machine {
     }
     /// Abandons the running command (Ctrl-C).
     fn cancel_job(&mut self) {}
+    /// Ctrl-C with somewhere to print the job's last words (ping's summary).
+    fn interrupt_job(&mut self, _out: &mut dyn Write) {
+        self.cancel_job()
+    }
+    /// Starts `ping` as a job.
+    fn start_ping(&mut self, _args: PingArgs, _out: &mut dyn Write) -> Result<Outcome, CmdError> {
+        Err(CmdError::Unsupported("no network ports"))
+    }
+    /// Starts `capture` as a job.
+    fn start_capture(
+        &mut self,
+        _args: CaptureArgs,
+        _out: &mut dyn Write,
+    ) -> Result<Outcome, CmdError> {
+        Err(CmdError::Unsupported("no network ports"))
+    }
+    /// The running gateway, for `ip route`, `ip neigh` and `peer`.
+    fn gateway(&mut self) -> Option<&mut dyn GatewayConsole> {
+        None
+    }
 }
 
 /// Every command; `crash` is last so release builds can leave it out.
 const ALL: &[Command] = &[
     Command {
         name: "help",
-        usage: "",
-        help: "list the commands",
+        usage: "[COMMAND]",
+        help: "list the commands, or one command's usage",
         run: help,
     },
     Command {
@@ -98,9 +122,9 @@ const ALL: &[Command] = &[
     },
     Command {
         name: "ip",
-        usage: "link|addr",
-        help: "network ports: NICs and link state, or addresses",
-        run: ip,
+        usage: super::iproute::USAGE,
+        help: "ports, addresses, routes, neighbours (iproute2 style)",
+        run: netcmds::ip,
     },
     Command {
         name: "stats",
@@ -116,9 +140,27 @@ const ALL: &[Command] = &[
     },
     Command {
         name: "wg",
-        usage: "[show]",
-        help: "WireGuard interface and peers",
-        run: wg,
+        usage: super::wg::USAGE,
+        help: "WireGuard interface and peers (as wg show)",
+        run: netcmds::wg,
+    },
+    Command {
+        name: "peer",
+        usage: super::peer::USAGE,
+        help: "add or remove a WireGuard peer at run time",
+        run: netcmds::peer,
+    },
+    Command {
+        name: "ping",
+        usage: super::ping::USAGE,
+        help: "ICMP echo from the appliance (LAN, WAN or tunnel by route)",
+        run: netcmds::ping,
+    },
+    Command {
+        name: "capture",
+        usage: super::capture::USAGE,
+        help: "print a port's frames as text2pcap input",
+        run: netcmds::capture,
     },
     Command {
         name: "log",
@@ -164,7 +206,17 @@ fn no_args(args: &Args<'_>) -> Result<(), CmdError> {
 }
 
 fn help(_: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
-    no_args(args)?;
+    match args.rest() {
+        [] => {}
+        [name] => {
+            let c = super::shell::find(commands(), name)
+                .ok_or(CmdError::BadValue("no such command (try 'help')"))?;
+            writeln!(out, "usage: {} {}", c.name, c.usage)?;
+            writeln!(out, "  {}", c.help)?;
+            return Ok(Outcome::Done);
+        }
+        _ => return Err(CmdError::Usage),
+    }
     for c in commands() {
         let name_usage_len = c.name.len()
             + if c.usage.is_empty() {
@@ -263,21 +315,6 @@ fn pci(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outc
     Ok(Outcome::Done)
 }
 
-fn ip(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
-    let link = match args.rest() {
-        ["link"] | ["l"] => true,
-        ["addr"] | ["a"] => false,
-        _ => return Err(CmdError::Usage),
-    };
-    let net = m.net().ok_or(CmdError::Unsupported("no network ports"))?;
-    if link {
-        net.ip_link(out)?;
-    } else {
-        net.ip_addr(out)?;
-    }
-    Ok(Outcome::Done)
-}
-
 fn stats(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
     let reset = match args.rest() {
         [] => false,
@@ -298,16 +335,6 @@ fn config(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<O
     no_args(args)?;
     let net = m.net().ok_or(CmdError::Unsupported("no network ports"))?;
     net.config(out)?;
-    Ok(Outcome::Done)
-}
-
-fn wg(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
-    if !matches!(args.rest(), [] | ["show"]) {
-        return Err(CmdError::Usage);
-    }
-    let now = m.now_ns();
-    let net = m.net().ok_or(CmdError::Unsupported("no network ports"))?;
-    net.wg(now, out)?;
     Ok(Outcome::Done)
 }
 
@@ -494,13 +521,35 @@ mod tests {
                 .unwrap();
             assert!(line.ends_with(c.help), "{line}");
         }
-        assert_eq!(run(&mut Fake::new(), "help me"), "error: usage: help \n");
+        assert_eq!(
+            run(&mut Fake::new(), "help me"),
+            "error: help: no such command (try 'help')\n"
+        );
+        assert_eq!(
+            run(&mut Fake::new(), "help ping"),
+            format!(
+                "usage: ping {}\n  ICMP echo from the appliance (LAN, WAN or tunnel by route)\n",
+                super::super::ping::USAGE
+            )
+        );
+        for c in commands() {
+            let out = run(&mut Fake::new(), &format!("help {}", c.name));
+            assert!(out.starts_with("usage: "), "{out}");
+        }
+        assert_eq!(
+            run(&mut Fake::new(), "help a b"),
+            "error: usage: help [COMMAND]\n"
+        );
     }
 
     #[test]
     fn network_commands_check_usage_then_need_ports() {
         let mut m = Fake::new();
-        assert_eq!(run(&mut m, "ip"), "error: usage: ip link|addr\n");
+        assert_eq!(
+            run(&mut m, "ip"),
+            "error: ip: which object: link, addr, route or neigh\n\
+             usage: ip link|addr|route|neigh [show]\n"
+        );
         assert_eq!(run(&mut m, "stats now"), "error: usage: stats [reset]\n");
         let out = run(&mut m, "ip link");
         assert!(
@@ -510,10 +559,43 @@ mod tests {
         let out = run(&mut m, "stats reset");
         assert!(out.contains("no network ports"), "{out}");
         assert_eq!(run(&mut m, "config x"), "error: usage: config \n");
-        assert_eq!(run(&mut m, "wg up"), "error: usage: wg [show]\n");
-        for line in ["config", "wg", "wg show"] {
+        assert_eq!(
+            run(&mut m, "wg up"),
+            "error: wg: only 'show' is supported\nusage: wg [show [wg0|all]]\n"
+        );
+        for line in [
+            "config",
+            "wg",
+            "wg show",
+            "ping 10.0.0.1",
+            "capture lan -c 1",
+        ] {
             let out = run(&mut m, line);
             assert!(out.contains("no network ports"), "{line}: {out}");
+        }
+        for line in [
+            "ip route",
+            "ip neigh",
+            "peer remove AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ] {
+            let out = run(&mut m, line);
+            assert!(out.contains("the gateway is not running"), "{line}: {out}");
+        }
+        // Bad arguments: why, then the usage line.
+        for (line, why) in [
+            ("ping -c 0 10.0.0.1", "error: ping: count must be a number from 1\n"),
+            ("ping", "error: ping: missing destination address\n"),
+            ("capture eth0", "error: capture: ports are lan and wan\n"),
+            ("capture lan udp port x", "error: capture: port must be a number 0..65535\n"),
+            ("peer add", "error: peer: missing the peer's public key\n"),
+            ("peer remove nokey", "error: peer: bad public key: key must be 44 base64 characters (32 bytes), got 5 characters\n"),
+            ("ip rule", "error: ip: objects are link, addr, route, neigh\n"),
+        ] {
+            let out = run(&mut m, line);
+            let cmd = line.split(' ').next().unwrap();
+            assert!(out.starts_with(why), "{line}: {out}");
+            assert_eq!(out.lines().count(), 2, "{line}: {out}");
+            assert!(out.lines().nth(1).unwrap().starts_with(&format!("usage: {cmd} ")));
         }
     }
 

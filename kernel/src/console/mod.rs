@@ -7,9 +7,11 @@
 
 pub mod capture;
 pub mod commands;
+pub mod gateway;
 pub mod iproute;
 pub mod job;
 pub mod line;
+pub mod netcmds;
 pub mod peer;
 pub mod ping;
 pub mod shell;

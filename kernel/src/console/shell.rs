@@ -226,6 +226,14 @@ impl Shell {
             self.job_running = false;
         }
     }
+
+    /// Ctrl-C that lets the job print its last words (ping's statistics).
+    pub fn interrupt_to(&mut self, machine: &mut dyn Machine, out: &mut dyn Write) {
+        if self.job_running {
+            machine.interrupt_job(out);
+            self.job_running = false;
+        }
+    }
 }
 
 /// Prints a command's failure as one line.

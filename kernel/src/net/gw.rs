@@ -13,6 +13,8 @@
 //! Randomness comes through a plain function ([`FnRng`]) so the kernel can
 //! plug in RDRAND/virtio-rng and host tests a seeded generator.
 
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::fmt::{self, Write};
 
 use drivers::buf::{Burst, PacketBuf, PacketPool};
@@ -21,13 +23,16 @@ use netfn::gateway::counters::{Direction, DropReason, GatewayCounters};
 use netfn::gateway::pipeline::{
     BufPool, Gateway, GatewayError, PacketBuffer, Port as GwPort, TxLists,
 };
-use netfn::keys::encode_key;
 use netfn::wireguard::{Rng, Time};
 
 use super::{Port, PortDevice};
+use crate::console::capture::{CaptureRing, Direction as CaptureDir};
 
+mod diag;
 #[cfg(test)]
 mod tests;
+
+pub use diag::NetJob;
 
 /// A `drivers` packet buffer as the pipeline sees it.
 pub struct Buf(pub PacketBuf);
@@ -88,6 +93,10 @@ pub struct GatewayPlane {
     unix_offset: Option<u64>,
     /// Counters at the last `stats reset`.
     base: GatewayCounters,
+    /// The console's `capture` tap, while one runs (see `diag.rs`).
+    capture: Option<Box<CaptureRing>>,
+    /// The time of the current poll, for captured frames.
+    now_ns: u64,
 }
 
 impl GatewayPlane {
@@ -110,6 +119,8 @@ impl GatewayPlane {
             tx: Burst::new(),
             unix_offset,
             base: GatewayCounters::default(),
+            capture: None,
+            now_ns,
         })
     }
 
@@ -128,6 +139,7 @@ impl GatewayPlane {
         now_ns: u64,
     ) -> usize {
         let now = self.time(now_ns);
+        self.now_ns = now_ns;
         let mut work = 0;
         for side in [GwPort::Lan, GwPort::Wan] {
             let port = match side {
@@ -139,6 +151,11 @@ impl GatewayPlane {
                 continue;
             }
             work += n;
+            if let Some(c) = self.capture.as_deref_mut() {
+                for b in self.rx.iter() {
+                    c.tap(side, CaptureDir::In, now_ns, b.data());
+                }
+            }
             let (gw, out) = (&mut self.gw, &mut self.out);
             let len = self.rx.len();
             self.rx.drain_front(len, |b| {
@@ -179,6 +196,9 @@ impl GatewayPlane {
         }
         for (side, port) in [(GwPort::Lan, &mut *lan), (GwPort::Wan, &mut *wan)] {
             for b in self.out.drain(side) {
+                if let Some(c) = self.capture.as_deref_mut() {
+                    c.tap(side, CaptureDir::Out, self.now_ns, b.0.data());
+                }
                 if let Err(b) = self.tx.push(b.0) {
                     port.dev.tx_burst(pool, &mut self.tx);
                     if let Err(b) = self.tx.push(b) {
@@ -259,43 +279,12 @@ impl GatewayPlane {
         Ok(())
     }
 
-    /// `wg`: the interface and, per peer, endpoint, latest handshake and
-    /// transfer, in the spirit of `wg show`.
+    /// `wg`: the interface and every peer as wireguard-tools' `wg show`
+    /// prints them (console/wg.rs).
     pub fn wg(&self, now_ns: u64, out: &mut dyn Write) -> fmt::Result {
         let e = self.gw.engine();
-        let s = e.status();
-        writeln!(out, "interface: wg0")?;
-        writeln!(out, "  public key: {}", encode_key(&s.public_key).as_str())?;
-        writeln!(out, "  listening port: {}", s.listen_port)?;
-        for id in e.peer_ids() {
-            let Some(p) = e.peer_status(id) else { continue };
-            writeln!(out)?;
-            writeln!(out, "peer: {}", encode_key(&p.public_key).as_str())?;
-            match p.endpoint {
-                Some(ep) => writeln!(out, "  endpoint: {ep}")?,
-                None => writeln!(out, "  endpoint: (none)")?,
-            }
-            write!(out, "  allowed ips:")?;
-            for (i, a) in p.allowed_ips.iter().enumerate() {
-                let sep = if i == 0 { " " } else { ", " };
-                write!(out, "{sep}{}/{}", a.addr, a.len)?;
-            }
-            writeln!(out)?;
-            match p.latest_handshake_mono {
-                Some(at) => writeln!(
-                    out,
-                    "  latest handshake: {} s ago",
-                    now_ns.saturating_sub(at) / 1_000_000_000
-                )?,
-                None => writeln!(out, "  latest handshake: never")?,
-            }
-            writeln!(
-                out,
-                "  transfer: {} B received, {} B sent",
-                p.rx_bytes, p.tx_bytes
-            )?;
-        }
-        Ok(())
+        let mut peers: Vec<_> = e.peer_ids().filter_map(|id| e.peer_status(id)).collect();
+        crate::console::wg::show(&e.status(), &mut peers, now_ns, out)
     }
 }
 

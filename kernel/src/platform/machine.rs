@@ -8,14 +8,20 @@
 //! command, and returns without ever waiting for input.
 
 use alloc::vec::Vec;
+use core::fmt::Write;
 
 use drivers::hal::DmaRegion;
 use log::LevelFilter;
+use ringwall_kernel::console::capture::CaptureArgs;
 use ringwall_kernel::console::commands::{commands, Machine};
+use ringwall_kernel::console::gateway::GatewayConsole;
+use ringwall_kernel::console::job::JobSlot;
 use ringwall_kernel::console::line::{Event, LineEditor};
+use ringwall_kernel::console::ping::{PingArgs, Progress};
 use ringwall_kernel::console::shell::{CmdError, Outcome, Shell};
 use ringwall_kernel::cpu::CpuInfo;
 use ringwall_kernel::mem::{MemInfo, MemoryMap};
+use ringwall_kernel::net::gw::NetJob;
 use ringwall_kernel::net::{Net, NetConsole};
 use ringwall_kernel::pci::PciFunction;
 use ringwall_kernel::PROMPT;
@@ -42,6 +48,8 @@ pub struct Kernel {
     pub pci: Vec<PciFunction>,
     /// The NIC ports and their pool (none without DMA memory).
     pub net: Option<Net<Nic>>,
+    /// The console's running `ping` or `capture`.
+    pub jobs: JobSlot,
 }
 
 impl Machine for Kernel {
@@ -83,6 +91,54 @@ impl Machine for Kernel {
 
     fn net(&mut self) -> Option<&mut dyn NetConsole> {
         self.net.as_mut().map(|n| n as &mut dyn NetConsole)
+    }
+
+    fn gateway(&mut self) -> Option<&mut dyn GatewayConsole> {
+        self.net.as_mut().map(|n| n as &mut dyn GatewayConsole)
+    }
+
+    fn start_ping(&mut self, args: PingArgs, out: &mut dyn Write) -> Result<Outcome, CmdError> {
+        if self.net.as_ref().is_none_or(|n| n.gateway.is_none()) {
+            return Err(CmdError::Unsupported("the gateway is not running"));
+        }
+        self.jobs.start_ping(args, tsc::now_ns(), out)?;
+        Ok(Outcome::Running)
+    }
+
+    fn start_capture(
+        &mut self,
+        args: CaptureArgs,
+        out: &mut dyn Write,
+    ) -> Result<Outcome, CmdError> {
+        let Some(net) = self.net.as_mut().filter(|n| n.gateway.is_some()) else {
+            return Err(CmdError::Unsupported("the gateway is not running"));
+        };
+        let mut job = NetJob {
+            net,
+            now_ns: tsc::now_ns(),
+        };
+        self.jobs.start_capture(args, &mut job, out)?;
+        Ok(Outcome::Running)
+    }
+
+    fn poll_job(&mut self, out: &mut dyn Write) -> Outcome {
+        let now_ns = tsc::now_ns();
+        let progress = match self.net.as_mut() {
+            Some(net) => self.jobs.poll(now_ns, &mut NetJob { net, now_ns }, out),
+            None => Progress::Finished,
+        };
+        match progress {
+            Progress::Running => Outcome::Running,
+            Progress::Finished => Outcome::Done,
+        }
+    }
+
+    fn interrupt_job(&mut self, out: &mut dyn Write) {
+        let now_ns = tsc::now_ns();
+        if let Some(net) = self.net.as_mut() {
+            self.jobs
+                .interrupt(now_ns, &mut NetJob { net, now_ns }, out);
+        }
     }
 
     fn log_level(&self) -> LevelFilter {
@@ -153,7 +209,7 @@ impl ConsoleLoop {
             match self.editor.feed(b, &mut RawConsole) {
                 Event::None => {}
                 Event::Interrupt => {
-                    self.shell.interrupt(k);
+                    self.shell.interrupt_to(k, &mut Console);
                     serial::write_bytes(PROMPT.as_bytes());
                 }
                 Event::Submit => {
