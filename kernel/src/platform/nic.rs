@@ -389,14 +389,13 @@ fn start_gateway(net: &mut Net<Nic>, config: &Config) {
     };
     let (lan_mac, wan_mac) = (lan.mac(), wan.mac());
     let now = tsc::now_ns();
-    match GatewayPlane::new(
-        config,
-        lan_mac,
-        wan_mac,
-        FnRng(gateway_random),
-        now,
-        rtc::unix_time_ns(),
-    ) {
+    let unix = rtc::unix_time_ns();
+    if unix.is_none() {
+        // Handshake timestamps (TAI64N) then count from boot: a peer that
+        // saw a later one before this boot refuses ours until it restarts.
+        warn!("gateway: wall clock unknown; peers may refuse handshakes after a reboot");
+    }
+    match GatewayPlane::new(config, lan_mac, wan_mac, FnRng(gateway_random), now, unix) {
         Ok(g) => {
             if net.start_gateway(g) {
                 info!(
