@@ -379,11 +379,22 @@ fn tags_equal(a: &[u8; TAG_LEN], b: &[u8; TAG_LEN]) -> u32 {
     u32::from(folded.ct_eq(&0).unwrap_u8())
 }
 
-/// Bit `i` set for each job no longer than `max_len` (goes to the lanes).
+/// Bit `i` set for each job that goes to the lanes: no longer than
+/// `max_len`, and in whole groups of four (a Poly1305 group, and a full
+/// ChaCha batch for two-block packets); the last one to three eligible jobs
+/// go to `ring`, because a lane group costs the same with one packet as with
+/// four (measured: IMIX bursts of 8 lost a quarter of their speed).
 fn lane_mask<L: Lane>(jobs: &[L], max_len: usize) -> u32 {
-    let mut m = 0;
+    let mut m = 0u32;
     for (i, j) in jobs.iter().enumerate() {
         m |= u32::from(j.data().len() <= max_len && j.aad().len() <= max_len) << i;
+    }
+    if max_len == usize::MAX {
+        // Forced lanes (tests): every job, however few.
+        return m;
+    }
+    for _ in 0..m.count_ones() % 4 {
+        m &= !(1u32 << (31 - m.leading_zeros()));
     }
     m
 }
