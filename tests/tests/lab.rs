@@ -74,8 +74,8 @@ struct LabRun {
 }
 
 impl LabRun {
-    /// Starts `qemu/lab --check` with the given WAN model and run id.
-    fn start(wan: &str, id: &str, kernel: &Path) -> LabRun {
+    /// Starts `qemu/lab --check --id ID` plus `args`.
+    fn start(args: &[&str], id: &str, kernel: &Path) -> LabRun {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .unwrap()
@@ -84,8 +84,8 @@ impl LabRun {
         let out = File::create(&log).unwrap();
         let err = out.try_clone().unwrap();
         let child = Command::new(root.join("qemu/lab"))
-            .args(["--check", "--restart-site", "--wan", wan, "--id", id])
-            .args(["--transfer", &TRANSFER_MB.to_string()])
+            .args(["--check", "--id", id])
+            .args(args)
             .env("RINGWALL_KERNEL", kernel)
             .stdin(Stdio::null())
             .stdout(out)
@@ -113,10 +113,64 @@ impl LabRun {
         None
     }
 
+    /// Waits until the script has printed `text`, at most `timeout`.
+    fn wait_for_output(&mut self, text: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.output().contains(text) {
+                return true;
+            }
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return false;
+            }
+            sleep(Duration::from_millis(200));
+        }
+        false
+    }
+
     /// Everything the script printed so far.
     fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// What of run `id` still exists: namespaces, taps, the wireguard-go socket,
+/// and QEMU or wireguard-go processes (found by their command lines, which
+/// carry the run's interface names).
+fn leftovers(id: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    for line in String::from_utf8_lossy(&netns.stdout).lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        if name == format!("rwlab-lan-{id}") || name == format!("rwlab-site-{id}") {
+            left.push(format!("namespace {name}"));
+        }
+    }
+    for tap in [format!("rwl{id}"), format!("rww{id}")] {
+        if Path::new("/sys/class/net").join(&tap).exists() {
+            left.push(format!("tap {tap}"));
+        }
+    }
+    let sock = format!("/var/run/wireguard/rwg{id}.sock");
+    if Path::new(&sock).exists() {
+        left.push(sock);
+    }
+    let qemu = format!("ifname=rwl{id},");
+    let wg = format!("wireguard-go\0rwg{id}\0");
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if cmdline.contains(&qemu) || cmdline.contains(&wg) {
+            left.push(format!(
+                "process {}: {}",
+                entry.file_name().to_string_lossy(),
+                cmdline.replace('\0', " ")
+            ));
+        }
+    }
+    left
 }
 
 /// Runs a command for cleanup, ignoring failures (the thing may be gone).
@@ -169,7 +223,9 @@ fn lab(wan: &str, tag: char) {
     // Unique per test process and model; short enough for interface names.
     let id = format!("{}{tag}", std::process::id() % 1_000_000);
     let started = Instant::now();
-    let mut run = LabRun::start(wan, &id, &kernel);
+    let mb = TRANSFER_MB.to_string();
+    let args = ["--restart-site", "--wan", wan, "--transfer", &mb];
+    let mut run = LabRun::start(&args, &id, &kernel);
     let status = run.wait(RUN_TIMEOUT);
     let output = run.output();
     println!("{output}");
@@ -180,6 +236,8 @@ fn lab(wan: &str, tag: char) {
             "lab {name}: qemu/lab --check failed ({s})\n{output}"
         ),
     }
+    // The script's own cleanup, before the guard's second sweep.
+    assert_eq!(leftovers(&id), Vec::<String>::new(), "after a passing run");
     assert!(output.contains("all checks passed"), "{output}");
     assert_eq!(
         output.matches("sha256 matches").count(),
@@ -197,6 +255,29 @@ fn lab_wan_virtio_net() {
 #[test]
 fn lab_wan_e1000e() {
     lab("e1000e", 'e');
+}
+
+/// Interrupted while the lab is up (as Ctrl-C or a killed test would), the
+/// script removes everything it made.
+#[test]
+fn lab_interrupted_leaves_nothing_behind() {
+    if !lab_allowed("interrupted") {
+        return;
+    }
+    let _one = ONE_LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let kernel = kernel_path(Profile::Release).unwrap_or_else(|e| panic!("lab interrupted: {e}"));
+    let id = format!("{}i", std::process::id() % 1_000_000);
+    let mut run = LabRun::start(&[], &id, &kernel);
+    // wireguard-go runs from here on: namespaces, taps and QEMU all exist.
+    let up = run.wait_for_output("pings the appliance's LAN address", RUN_TIMEOUT);
+    assert!(up, "the lab did not come up:\n{}", run.output());
+    assert!(leftovers(&id).len() >= 5, "{:?}", leftovers(&id));
+    let pid = run.child.id().to_string();
+    quietly("kill", &["-TERM", &pid]);
+    let status = run.wait(CLEANUP_TIMEOUT);
+    let output = run.output();
+    assert!(status.is_some(), "no exit after SIGTERM:\n{output}");
+    assert_eq!(leftovers(&id), Vec::<String>::new(), "{output}");
 }
 
 /// The root check the lab tests rely on agrees with `id -u`.
