@@ -1,0 +1,326 @@
+//! Console diagnostics under QEMU, on the gateway tests' set-up (a LAN host
+//! and a boringtun peer around the appliance, `tests/tests/gateway/world.rs`).
+//!
+//! One boot runs every step, since a TCG boot is the expensive part: after a
+//! handshake `wg` shows the peer's endpoint and a non-zero transfer; `stats`
+//! counts exactly the pings the test exchanged; the appliance's own `ping`
+//! reaches the LAN host and the remote host through the tunnel while the
+//! test keeps both links pumped (the job runs from the poll loop, so the
+//! data path keeps moving); `capture` output goes through `text2pcap` and
+//! `tshark -r` reads the frames back; `peer add`/`peer remove` change what
+//! the LAN can reach, and `config` follows.
+//!
+//! `ping` and `capture` keep the console busy until they finish, so those
+//! steps type the command and pump the links until the console prints the
+//! job's last line, instead of `Console::command`, which would block.
+
+#[path = "gateway/world.rs"]
+#[allow(dead_code)] // shared with gateway.rs, which uses the rest
+mod world;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ringwall_tests::frames::Port;
+use ringwall_tests::{Qemu, QemuBuilder, BOOT_TIMEOUT};
+use world::*;
+
+/// Generous per-exchange timeout for TCG on a loaded machine.
+const T: Duration = Duration::from_secs(10);
+
+fn boot() -> World {
+    let lan = Port::new(LAN_MAC, GW_LAN, HOST);
+    let wan = Port::new(WAN_MAC, GW_WAN, PEER);
+    let path = std::env::temp_dir().join(format!("ringwall-console-{}.conf", std::process::id()));
+    std::fs::write(&path, config()).unwrap();
+    let mut vm: Qemu = QemuBuilder::new()
+        .memory("128M")
+        .initrd(&path)
+        .netdev_dgram("n0", &lan.link)
+        .device(&format!("virtio-net-pci,netdev=n0,mac={}", lan.mac_text()))
+        .netdev_dgram("n1", &wan.link)
+        .device(&format!("virtio-net-pci,netdev=n1,mac={}", wan.mac_text()))
+        .spawn()
+        .unwrap();
+    vm.console().wait_for("gateway: up", BOOT_TIMEOUT).unwrap();
+    vm.console().wait_for_prompt(BOOT_TIMEOUT).unwrap();
+    let _ = std::fs::remove_file(path);
+    World::new(vm, lan, wan)
+}
+
+/// Types `cmd` and pumps both links until the console has printed `until`;
+/// returns what was printed after the command line.
+fn run_pumping(w: &mut World, cmd: &str, until: &str, timeout: Duration) -> String {
+    w.vm.console().skip_pending();
+    let start = w.vm.console().log().len();
+    w.vm.console().send_line(cmd).unwrap();
+    let end = Instant::now() + timeout;
+    loop {
+        // Pump for a moment (nothing matches: the packets stay queued).
+        w.wait_lan(Duration::from_millis(20), |_| false);
+        let log = w.vm.console().log();
+        let text = log.get(start..).unwrap_or("").replace("\r\n", "\n");
+        if text.contains(until) {
+            return text;
+        }
+        assert!(
+            Instant::now() < end,
+            "'{cmd}' never printed '{until}': {text}"
+        );
+    }
+}
+
+/// The `name value` pair in a `stats` line that starts with `key`.
+fn stat(stats: &str, key: &str, name: &str) -> u64 {
+    let line = stats
+        .lines()
+        .find(|l| l.trim_start().starts_with(key))
+        .unwrap_or_else(|| panic!("no '{key}' in {stats}"));
+    let w: Vec<&str> = line.split_whitespace().collect();
+    let i = w
+        .iter()
+        .position(|x| *x == name)
+        .unwrap_or_else(|| panic!("no '{name}' in {line}"));
+    w[i + 1].parse().unwrap()
+}
+
+/// The first handshake (the LAN host pings the remote) and `wg` after it.
+fn wg_after_handshake(w: &mut World) {
+    let before = w.vm.console().command("wg").unwrap();
+    assert!(before.starts_with("interface: wg0\n"), "{before}");
+    assert!(before.contains("  private key: (hidden)\n"), "{before}");
+    assert!(!before.contains("latest handshake"), "{before}");
+    let ping = echo(HOST, REMOTE, 8, 1, 1, b"handshake");
+    let mut got = None;
+    for _ in 0..5 {
+        w.lan_send(&ping);
+        got = w.wait_lan(T, |p| p.len() > 28 && p[20] == 0 && p[12..16] == REMOTE);
+        if got.is_some() {
+            break;
+        }
+    }
+    assert!(got.is_some(), "no reply through the tunnel");
+    let wg = w.vm.console().command("wg show").unwrap();
+    assert!(wg.contains("  endpoint: 198.51.100.2:51820\n"), "{wg}");
+    assert!(wg.contains("  allowed ips: 10.20.0.0/16\n"), "{wg}");
+    assert!(wg.contains("  latest handshake: "), "{wg}");
+    let transfer = wg
+        .lines()
+        .find(|l| l.starts_with("  transfer: "))
+        .unwrap_or_else(|| panic!("no transfer line: {wg}"));
+    assert!(
+        transfer.ends_with(" sent") && !transfer.contains(" 0 B"),
+        "{transfer}"
+    );
+}
+
+/// `stats` counts exactly the pings exchanged since `stats reset`.
+fn stats_match(w: &mut World) {
+    w.vm.console().command("stats reset").unwrap();
+    let n = w.ping_many(true, 60, 20, 4, Duration::from_secs(60));
+    assert_eq!(n, 20);
+    let stats = w.vm.console().command("stats").unwrap();
+    assert_eq!(stat(&stats, "lan-to-tunnel", "packets"), 20, "{stats}");
+    assert_eq!(stat(&stats, "tunnel-to-lan", "packets"), 20, "{stats}");
+    // 20 requests of 20 + 8 + 56 bytes.
+    assert_eq!(stat(&stats, "lan-to-tunnel", "bytes"), 20 * 84, "{stats}");
+}
+
+/// The appliance's own ping: to the LAN host, and through the tunnel.
+fn own_ping(w: &mut World) {
+    let out = run_pumping(
+        w,
+        "ping -c 3 -i 0.2 192.168.10.2",
+        "rtt min/avg/max/mdev",
+        T * 3,
+    );
+    assert!(
+        out.contains("PING 192.168.10.2 (192.168.10.2) 56(84) bytes of data.\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("64 bytes from 192.168.10.2: icmp_seq=1 "),
+        "{out}"
+    );
+    assert!(
+        out.contains("3 packets transmitted, 3 received, 0% packet loss"),
+        "{out}"
+    );
+    let out = run_pumping(
+        w,
+        "ping -c 2 -s 100 -i 0.2 10.20.0.5",
+        "rtt min/avg/max/mdev",
+        T * 3,
+    );
+    assert!(
+        out.contains("108 bytes from 10.20.0.5: icmp_seq=2 "),
+        "{out}"
+    );
+    assert!(
+        out.contains("2 packets transmitted, 2 received, 0% packet loss"),
+        "{out}"
+    );
+    // Ctrl-C ends an endless ping with its statistics and a prompt.
+    let out = run_pumping(w, "ping 192.168.10.2", "icmp_seq=1 ", T);
+    assert!(out.contains("PING"), "{out}");
+    w.vm.console().send(&[3]).unwrap();
+    w.vm.console().wait_for("packet loss", T).unwrap();
+    w.vm.console().wait_for_prompt(T).unwrap();
+    // Bad arguments: why, then the usage.
+    let out = w.vm.console().command("ping -c 0 1.2.3.4").unwrap();
+    assert!(
+        out.starts_with("error: ping: count must be a number from 1\nusage: ping "),
+        "{out}"
+    );
+}
+
+/// `capture` while the LAN host pings the appliance: text2pcap and tshark
+/// read the two frames back.
+fn capture(w: &mut World) {
+    w.vm.console().skip_pending();
+    let start = w.vm.console().log().len();
+    w.vm.console().send_line("capture lan -c 2 icmp").unwrap();
+    w.vm.console().wait_for("# capturing on lan", T).unwrap();
+    w.lan_send(&echo(HOST, GW_LAN, 8, 77, 1, b"captured"));
+    let end = Instant::now() + T;
+    let text = loop {
+        w.wait_lan(Duration::from_millis(20), |_| false);
+        let log =
+            w.vm.console()
+                .log()
+                .get(start..)
+                .unwrap_or("")
+                .replace("\r\n", "\n");
+        if log.contains("frames captured on lan") {
+            break log;
+        }
+        assert!(Instant::now() < end, "capture never ended: {log}");
+    };
+    assert!(
+        text.contains("# 2 frames captured on lan, 0 missed"),
+        "{text}"
+    );
+    let dir = std::env::temp_dir();
+    let txt = dir.join(format!("ringwall-capture-{}.txt", std::process::id()));
+    let pcap = txt.with_extension("pcap");
+    std::fs::write(&txt, &text).unwrap();
+    let t2p = Command::new("text2pcap")
+        .arg("-q")
+        .arg(&txt)
+        .arg(&pcap)
+        .status();
+    let t2p = t2p.expect("text2pcap (Debian: wireshark-common)");
+    assert!(t2p.success(), "text2pcap failed on: {text}");
+    let shark = Command::new("tshark")
+        .args(["-r"])
+        .arg(&pcap)
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "ip.src",
+            "-e",
+            "ip.dst",
+            "-e",
+            "icmp.type",
+        ])
+        .output()
+        .expect("tshark (Debian: tshark)");
+    let fields = String::from_utf8_lossy(&shark.stdout).into_owned();
+    let _ = std::fs::remove_file(&txt);
+    let _ = std::fs::remove_file(&pcap);
+    assert_eq!(
+        fields.lines().collect::<Vec<_>>(),
+        [
+            "192.168.10.2\t192.168.10.1\t8",
+            "192.168.10.1\t192.168.10.2\t0"
+        ],
+        "tshark: {fields} {}",
+        String::from_utf8_lossy(&shark.stderr)
+    );
+}
+
+/// True when a packet from the LAN host to `dst` comes back as ICMP host
+/// unreachable (no peer routes it).
+fn unreachable(w: &mut World, dst: [u8; 4], seq: u16) -> bool {
+    w.lan_send(&echo(HOST, dst, 8, 90, seq, b"anyone?"));
+    w.wait_lan(Duration::from_secs(2), |p| {
+        p.len() >= 48 && p[9] == 1 && p[20] == 3 && p[21] == 1 && p[44..48] == dst
+    })
+    .is_some()
+}
+
+/// `peer add` / `peer remove` change what is forwarded; `config` follows.
+fn peers_at_run_time(w: &mut World) {
+    let far = [10, 30, 0, 5];
+    assert!(
+        unreachable(w, far, 1),
+        "10.30.0.5 routed before any peer has it"
+    );
+    let key = base64(&[0x33; 32]);
+    let out =
+        w.vm.console()
+            .command(&format!(
+                "peer add {key} allowed-ips 10.30.0.0/16 keepalive 25"
+            ))
+            .unwrap();
+    assert_eq!(out, format!("peer added: {key}\n"));
+    assert!(
+        !unreachable(w, far, 2),
+        "the new peer does not route 10.30.0.5"
+    );
+    let cfg = w.vm.console().command("config").unwrap();
+    assert!(cfg.contains(&format!("PublicKey = {key}")), "{cfg}");
+    let routes = w.vm.console().command("ip route").unwrap();
+    assert!(
+        routes.contains("10.30.0.0/16 dev wg0 scope link src 10.99.0.1\n"),
+        "{routes}"
+    );
+    let out =
+        w.vm.console()
+            .command(&format!("peer add {key} allowed-ips 10.31.0.0/16"))
+            .unwrap();
+    assert!(out.starts_with("error: peer: "), "{out}");
+    let out =
+        w.vm.console()
+            .command(&format!("peer remove {key}"))
+            .unwrap();
+    assert_eq!(out, format!("peer removed: {key}\n"));
+    assert!(
+        unreachable(w, far, 3),
+        "10.30.0.5 still routed after removal"
+    );
+    let cfg = w.vm.console().command("config").unwrap();
+    assert!(!cfg.contains(&key), "{cfg}");
+    // The original peer still carries traffic.
+    assert_eq!(w.ping_many(true, 95, 5, 1, Duration::from_secs(30)), 5);
+}
+
+/// `ip route` and `ip neigh` in iproute2's words.
+fn ip_tables(w: &mut World) {
+    let routes = w.vm.console().command("ip route").unwrap();
+    assert!(
+        routes.contains("192.168.10.0/24 dev lan proto kernel scope link src 192.168.10.1\n"),
+        "{routes}"
+    );
+    assert!(
+        routes.contains("10.20.0.0/16 dev wg0 scope link src 10.99.0.1\n"),
+        "{routes}"
+    );
+    let neigh = w.vm.console().command("ip neigh").unwrap();
+    assert!(neigh.contains("192.168.10.2 dev lan lladdr "), "{neigh}");
+    assert!(neigh.contains("198.51.100.2 dev wan lladdr "), "{neigh}");
+}
+
+#[test]
+fn console_diagnostics_on_a_running_gateway() {
+    let mut w = boot();
+    wg_after_handshake(&mut w);
+    stats_match(&mut w);
+    ip_tables(&mut w);
+    own_ping(&mut w);
+    capture(&mut w);
+    peers_at_run_time(&mut w);
+    let help = w.vm.console().command("help capture").unwrap();
+    assert!(help.starts_with("usage: capture lan|wan "), "{help}");
+}
