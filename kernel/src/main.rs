@@ -160,6 +160,9 @@ fn run(kernel: &mut Kernel) -> ! {
         if ticker.due(now) {
             dataplane.maintain(now);
         }
+        if let Some(n) = kernel.net.as_mut() {
+            n.load.record(now, tsc::now_ns(), work);
+        }
         if work == 0 {
             core::hint::spin_loop();
         }

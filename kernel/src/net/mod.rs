@@ -16,6 +16,7 @@
 
 pub mod addr;
 pub mod gw;
+pub mod load;
 pub mod port;
 pub mod show;
 #[cfg(test)]
@@ -49,6 +50,8 @@ pub struct Net<D: PortDevice> {
     pub pool: PacketPool,
     /// Pool counters at the last `stats reset`.
     pool_base: PoolStats,
+    /// The poll loop's busy fraction and packet rate (fed by the loop).
+    pub load: load::LoadMeter,
     /// The WireGuard gateway over ports 0 (LAN) and 1 (WAN), once started.
     pub gateway: Option<gw::GatewayPlane>,
 }
@@ -60,6 +63,7 @@ impl<D: PortDevice> Net<D> {
             ports,
             pool,
             pool_base: PoolStats::default(),
+            load: load::LoadMeter::new(),
             gateway: None,
         }
     }
@@ -166,7 +170,8 @@ impl<D: PortDevice> NetConsole for Net<D> {
         if let Some(g) = &self.gateway {
             g.stats(out)?;
         }
-        show::pool(&self.pool, self.pool_stats(), out)
+        show::pool(&self.pool, self.pool_stats(), out)?;
+        write!(out, "{}", self.load)
     }
     fn reset_stats(&mut self) {
         for p in &mut self.ports {
