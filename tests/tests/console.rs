@@ -119,9 +119,19 @@ fn stats_match(w: &mut World) {
     w.vm.console().command("stats reset").unwrap();
     let n = w.ping_many(true, 60, 20, 4, Duration::from_secs(60));
     assert_eq!(n, 20);
+    // Let the loop's current 100 ms bucket complete: the load counts
+    // completed ones.
+    w.wait_lan(Duration::from_millis(300), |_| false);
     let stats = w.vm.console().command("stats").unwrap();
     assert_eq!(stat(&stats, "lan-to-tunnel", "packets"), 20, "{stats}");
     assert_eq!(stat(&stats, "tunnel-to-lan", "packets"), 20, "{stats}");
+    // The loop's load over the last 10 s saw those packets.
+    let load = stats
+        .lines()
+        .find(|l| l.starts_with("loop busy "))
+        .unwrap_or_else(|| panic!("no loop load: {stats}"));
+    let pps_10s: u64 = load.split_whitespace().nth(9).unwrap().parse().unwrap();
+    assert!(pps_10s > 0, "{load}");
     // 20 requests of 20 + 8 + 56 bytes.
     assert_eq!(stat(&stats, "lan-to-tunnel", "bytes"), 20 * 84, "{stats}");
 }
