@@ -11,6 +11,7 @@ pub mod gateway;
 pub mod iproute;
 pub mod job;
 pub mod line;
+pub mod logfilter;
 pub mod netcmds;
 pub mod peer;
 pub mod ping;
