@@ -54,6 +54,12 @@ pub trait Machine {
     fn net(&mut self) -> Option<&mut dyn NetConsole> {
         None
     }
+    /// `config` when no gateway runs the configuration: prints the one read
+    /// at boot (keys redacted) and returns true, or returns false when there
+    /// is none to show.
+    fn show_boot_config(&mut self, _out: &mut dyn Write) -> Result<bool, core::fmt::Error> {
+        Ok(false)
+    }
     /// Advances a command that returned [`Outcome::Running`].
     fn poll_job(&mut self, _out: &mut dyn Write) -> Outcome {
         Outcome::Done
@@ -333,6 +339,9 @@ fn stats(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Ou
 
 fn config(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outcome, CmdError> {
     no_args(args)?;
+    if m.show_boot_config(out)? {
+        return Ok(Outcome::Done);
+    }
     let net = m.net().ok_or(CmdError::Unsupported("no network ports"))?;
     net.config(out)?;
     Ok(Outcome::Done)

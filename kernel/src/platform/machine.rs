@@ -93,6 +93,23 @@ impl Machine for Kernel {
         self.net.as_mut().map(|n| n as &mut dyn NetConsole)
     }
 
+    fn show_boot_config(&mut self, out: &mut dyn Write) -> Result<bool, core::fmt::Error> {
+        if self.net.as_ref().is_some_and(|n| n.gateway.is_some()) {
+            return Ok(false);
+        }
+        match super::nic::BOOT_CONFIG.lock().as_deref() {
+            Some(text) => {
+                writeln!(
+                    out,
+                    "# gateway not running; the configuration read at boot:"
+                )?;
+                out.write_str(text)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     fn gateway(&mut self) -> Option<&mut dyn GatewayConsole> {
         self.net.as_mut().map(|n| n as &mut dyn GatewayConsole)
     }

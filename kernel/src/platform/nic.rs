@@ -131,6 +131,10 @@ impl Nic {
 /// `rand::fill_random` when the CPU has no RDRAND/RDSEED.
 static RNG: Mutex<Option<RngCell>> = Mutex::new(None);
 
+/// The configuration read at boot, printed with keys redacted, for `config`
+/// when no gateway runs it (no ports to run it on, say).
+pub static BOOT_CONFIG: Mutex<Option<alloc::string::String>> = Mutex::new(None);
+
 /// Lets the rng driver (which holds raw register pointers) live in a static.
 struct RngCell(VirtioRng<Transport>);
 
@@ -186,6 +190,7 @@ fn load_config(module: Option<&[u8]>) -> Option<Config> {
     match netfn::config::parse_bytes(bytes) {
         Ok(c) => {
             info!("config: parsed; port addresses from [LAN]/[WAN]");
+            *BOOT_CONFIG.lock() = Some(alloc::format!("{c}"));
             Some(c)
         }
         Err(errors) => {
