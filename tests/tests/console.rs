@@ -331,6 +331,13 @@ fn console_diagnostics_on_a_running_gateway() {
     own_ping(&mut w);
     capture(&mut w);
     peers_at_run_time(&mut w);
+    let log = w.vm.console().command("log debug nic").unwrap();
+    assert_eq!(log, "log level: debug for nic\n");
+    let log = w.vm.console().command("log").unwrap();
+    assert_eq!(log, "log level: info\nlog level: debug for nic\n");
+    let log = w.vm.console().command("log info").unwrap();
+    assert_eq!(log, "log level: info\n");
+    assert_eq!(w.vm.console().command("log").unwrap(), "log level: info\n");
     let help = w.vm.console().command("help capture").unwrap();
     assert!(help.starts_with("usage: capture lan|wan "), "{help}");
 }

@@ -11,6 +11,7 @@ use log::LevelFilter;
 
 use super::capture::CaptureArgs;
 use super::gateway::GatewayConsole;
+use super::logfilter::LogFilter;
 use super::netcmds;
 use super::ping::PingArgs;
 use super::shell::{Args, CmdError, Command, Outcome};
@@ -42,6 +43,14 @@ pub trait Machine {
     fn log_level(&self) -> LevelFilter;
     /// Sets the log level.
     fn set_log_level(&mut self, level: LevelFilter);
+    /// Gives one module its own log level (`log LEVEL MODULE`).
+    fn set_module_level(&mut self, _module: &str, _level: LevelFilter) -> Result<(), CmdError> {
+        Err(CmdError::Unsupported("per-module levels"))
+    }
+    /// The log filter with its per-module level, when the machine has one.
+    fn log_filter(&self) -> Option<LogFilter> {
+        None
+    }
     /// Reboots; returns only when every method failed.
     fn reboot(&mut self) -> CmdError;
     /// Powers off; returns only when every method failed.
@@ -170,8 +179,8 @@ const ALL: &[Command] = &[
     },
     Command {
         name: "log",
-        usage: "[off|error|warn|info|debug|trace]",
-        help: "show or set the log level",
+        usage: "[off|error|warn|info|debug|trace [MODULE]]",
+        help: "show or set the log level, for all or one module",
         run: log_level,
     },
     Command {
@@ -366,7 +375,21 @@ fn log_level(
     out: &mut dyn Write,
 ) -> Result<Outcome, CmdError> {
     match args.rest() {
-        [] => writeln!(out, "log level: {}", level_name(m.log_level()))?,
+        [] => {
+            writeln!(out, "log level: {}", level_name(m.log_level()))?;
+            if let Some(f) = m.log_filter() {
+                if let Some((module, l)) = f.module() {
+                    writeln!(out, "log level: {} for {module}", level_name(l))?;
+                }
+            }
+        }
+        [level, module] => {
+            let l = parse_level(level).ok_or(CmdError::BadValue(
+                "levels are off, error, warn, info, debug, trace",
+            ))?;
+            m.set_module_level(module, l)?;
+            writeln!(out, "log level: {} for {module}", level_name(l))?;
+        }
         [level] => {
             let l = parse_level(level).ok_or(CmdError::BadValue(
                 "levels are off, error, warn, info, debug, trace",
@@ -682,7 +705,12 @@ mod tests {
         let bad = run(&mut m, "log loud");
         assert!(bad.starts_with("error: log: levels are"), "{bad}");
         assert_eq!(m.level, LevelFilter::Debug);
-        assert!(run(&mut m, "log a b").starts_with("error: usage: log ["));
+        assert!(run(&mut m, "log a b c").starts_with("error: usage: log ["));
+        assert!(run(&mut m, "log loud nic").starts_with("error: log: levels are"));
+        assert_eq!(
+            run(&mut m, "log debug nic"),
+            "error: log: not supported: per-module levels\n"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use ringwall_kernel::console::commands::{commands, Machine};
 use ringwall_kernel::console::gateway::GatewayConsole;
 use ringwall_kernel::console::job::JobSlot;
 use ringwall_kernel::console::line::{Event, LineEditor};
+use ringwall_kernel::console::logfilter::LogFilter;
 use ringwall_kernel::console::ping::{PingArgs, Progress};
 use ringwall_kernel::console::shell::{CmdError, Outcome, Shell};
 use ringwall_kernel::cpu::CpuInfo;
@@ -159,11 +160,20 @@ impl Machine for Kernel {
     }
 
     fn log_level(&self) -> LevelFilter {
-        log::max_level()
+        serial::log_filter().base()
     }
 
     fn set_log_level(&mut self, level: LevelFilter) {
-        log::set_max_level(level);
+        serial::set_log_level(level);
+    }
+
+    fn set_module_level(&mut self, module: &str, level: LevelFilter) -> Result<(), CmdError> {
+        serial::set_module_level(module, level)
+            .map_err(|_| CmdError::BadValue("a module is a Rust path such as nic or netfn"))
+    }
+
+    fn log_filter(&self) -> Option<LogFilter> {
+        Some(serial::log_filter())
     }
 
     fn reboot(&mut self) -> CmdError {

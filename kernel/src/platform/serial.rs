@@ -9,6 +9,7 @@ use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use log::{LevelFilter, Log, Metadata, Record};
+use ringwall_kernel::console::logfilter::{LogFilter, ModuleError};
 use spin::Mutex;
 use uart_16550::SerialPort;
 
@@ -128,7 +129,15 @@ struct Logger;
 
 impl Log for Logger {
     fn enabled(&self, m: &Metadata<'_>) -> bool {
-        m.level() <= log::max_level()
+        if m.level() > log::max_level() {
+            return false;
+        }
+        // A record logged while the console holds the filter (an exception
+        // mid-update) is judged by the global level alone.
+        match LOG_FILTER.try_lock() {
+            Some(f) => f.allows(m.target(), m.level()),
+            None => true,
+        }
     }
 
     fn log(&self, r: &Record<'_>) {
@@ -152,9 +161,32 @@ impl Log for Logger {
 
 static LOGGER: Logger = Logger;
 
+/// The console's `log LEVEL [MODULE]` setting.
+static LOG_FILTER: Mutex<LogFilter> = Mutex::new(LogFilter::new(LevelFilter::Info));
+
+/// `log LEVEL`: everything at `level`, any module override dropped.
+pub fn set_log_level(level: LevelFilter) {
+    let mut f = LOG_FILTER.lock();
+    f.set_base(level);
+    log::set_max_level(f.max());
+}
+
+/// `log LEVEL MODULE`: `module` at `level`, everything else unchanged.
+pub fn set_module_level(module: &str, level: LevelFilter) -> Result<(), ModuleError> {
+    let mut f = LOG_FILTER.lock();
+    f.set_module(module, level)?;
+    log::set_max_level(f.max());
+    Ok(())
+}
+
+/// The base level and the module override, for `log` without arguments.
+pub fn log_filter() -> LogFilter {
+    *LOG_FILTER.lock()
+}
+
 /// Installs the logger at `level`.
 pub fn init_log(level: LevelFilter) {
     // Only fails if a logger is already set, which would be this one.
     let _ = log::set_logger(&LOGGER);
-    log::set_max_level(level);
+    set_log_level(level);
 }
