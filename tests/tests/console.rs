@@ -21,7 +21,7 @@ mod world;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ringwall_tests::frames::Port;
+use ringwall_tests::frames::{Port, PEER_MAC};
 use ringwall_tests::{Qemu, QemuBuilder, BOOT_TIMEOUT};
 use world::*;
 
@@ -184,6 +184,74 @@ fn own_ping(w: &mut World) {
     );
 }
 
+/// An ARP reply from `ip` (MAC `PEER_MAC`) when frame `f` asks for it.
+fn arp_answer(f: &[u8], ip: [u8; 4], to_mac: [u8; 6]) -> Option<Vec<u8>> {
+    // RFC 826 request (op 1) whose target protocol address is `ip`.
+    if f.len() < 42 || f[12..14] != [8, 6] || f[20..22] != [0, 1] || f[38..42] != ip {
+        return None;
+    }
+    let mut r = to_mac.to_vec();
+    r.extend_from_slice(&PEER_MAC);
+    r.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2]);
+    r.extend_from_slice(&PEER_MAC);
+    r.extend_from_slice(&ip);
+    r.extend_from_slice(&f[22..32]);
+    Some(r)
+}
+
+/// The appliance's own ping out of the WAN port (neither the LAN subnet nor
+/// a peer's allowed IPs): the test answers as the WAN neighbour.
+fn own_ping_over_wan(w: &mut World) {
+    w.vm.console().skip_pending();
+    let start = w.vm.console().log().len();
+    w.vm.console()
+        .send_line("ping -c 2 -i 0.2 198.51.100.2")
+        .unwrap();
+    let end = Instant::now() + T * 3;
+    let mut buf = vec![0u8; 65536];
+    let text = loop {
+        while let Ok(n) = w.wan.link.socket.recv(&mut buf) {
+            let f = &buf[..n];
+            if let Some(r) = arp_answer(f, PEER, WAN_MAC) {
+                w.wan.send(&r);
+                continue;
+            }
+            // An ICMP echo request (RFC 792) from the WAN address to us.
+            if f.len() >= 42 && f[12..14] == [8, 0] && f[23] == 1 && f[30..34] == PEER {
+                let ip = &f[14..];
+                let ihl = usize::from(ip[0] & 15) * 4;
+                let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+                let icmp = &ip[ihl..total];
+                if icmp[0] == 8 {
+                    let id = u16::from_be_bytes([icmp[4], icmp[5]]);
+                    let seq = u16::from_be_bytes([icmp[6], icmp[7]]);
+                    let reply = echo(PEER, GW_WAN, 0, id, seq, &icmp[8..]);
+                    let mut fr = WAN_MAC.to_vec();
+                    fr.extend_from_slice(&PEER_MAC);
+                    fr.extend_from_slice(&[0x08, 0x00]);
+                    fr.extend_from_slice(&reply);
+                    w.wan.send(&fr);
+                }
+            }
+        }
+        let log = w.vm.console().log();
+        let text = log.get(start..).unwrap_or("").replace("\r\n", "\n");
+        if text.contains("rtt min/avg/max/mdev") {
+            break text;
+        }
+        assert!(Instant::now() < end, "WAN ping never finished: {text}");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    assert!(
+        text.contains("64 bytes from 198.51.100.2: icmp_seq=2 "),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 packets transmitted, 2 received, 0% packet loss"),
+        "{text}"
+    );
+}
+
 /// `capture` while the LAN host pings the appliance: text2pcap and tshark
 /// read the two frames back.
 fn capture(w: &mut World) {
@@ -329,6 +397,7 @@ fn console_diagnostics_on_a_running_gateway() {
     stats_match(&mut w);
     ip_tables(&mut w);
     own_ping(&mut w);
+    own_ping_over_wan(&mut w);
     capture(&mut w);
     peers_at_run_time(&mut w);
     let log = w.vm.console().command("log debug nic").unwrap();
