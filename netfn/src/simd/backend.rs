@@ -6,8 +6,8 @@
 //! on the path chosen at start-up. The prepared key therefore holds both the
 //! `ring` key and the raw 32 bytes that the lanes load; both are wiped on drop.
 
-use super::{ring_key, BurstError, Lane, OwnedRingKey, TAG_LEN};
-use crate::wireguard::aead::{nonce, Aead, AeadError, BurstJob};
+use super::{BurstError, Lane, TAG_LEN};
+use crate::wireguard::aead::{nonce, Aead, AeadError, BurstJob, RingAead, RingKey};
 use zeroize::Zeroize;
 
 /// ChaCha20-Poly1305 with bursts sealed and opened across SIMD lanes.
@@ -16,7 +16,7 @@ pub struct SimdAead;
 
 /// A prepared key: `ring`'s for single packets, the raw bytes for lanes.
 pub struct SimdKey {
-    ring: OwnedRingKey,
+    ring: RingKey,
     raw: [u8; 32],
 }
 
@@ -67,7 +67,7 @@ impl Aead for SimdAead {
 
     fn prepare(key: &[u8; 32]) -> Result<SimdKey, AeadError> {
         Ok(SimdKey {
-            ring: OwnedRingKey(ring_key(key).map_err(|_| AeadError::BadKey)?),
+            ring: RingAead::prepare(key)?,
             raw: *key,
         })
     }
@@ -80,17 +80,7 @@ impl Aead for SimdAead {
         buf: &mut [u8],
         tag: &mut [u8; TAG_LEN],
     ) -> Result<(), AeadError> {
-        let t = key
-            .ring
-            .0
-            .seal_in_place_separate_tag(
-                ring::aead::Nonce::assume_unique_for_key(nonce(counter)),
-                ring::aead::Aad::from(aad),
-                buf,
-            )
-            .map_err(|_| AeadError::TooLong)?;
-        tag.copy_from_slice(t.as_ref());
-        Ok(())
+        RingAead::seal(&key.ring, counter, aad, buf, tag)
     }
 
     #[inline]
@@ -101,17 +91,7 @@ impl Aead for SimdAead {
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<(), AeadError> {
-        key.ring
-            .0
-            .open_in_place_separate_tag(
-                ring::aead::Nonce::assume_unique_for_key(nonce(counter)),
-                ring::aead::Aad::from(aad),
-                ring::aead::Tag::from(*tag),
-                buf,
-                0..,
-            )
-            .map(|_| ())
-            .map_err(|_| AeadError::BadTag)
+        RingAead::open(&key.ring, counter, aad, buf, tag)
     }
 
     fn seal_burst(jobs: &mut [BurstJob<'_, SimdKey>]) -> Result<(), AeadError> {

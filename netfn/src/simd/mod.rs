@@ -44,6 +44,7 @@ mod tests;
 
 pub use backend::{SimdAead, SimdKey};
 
+use crate::wireguard::aead::{ring_key, RingKey};
 use core::sync::atomic::{AtomicU8, Ordering};
 use subtle::ConstantTimeEq;
 
@@ -309,28 +310,6 @@ pub fn open_burst_with<L: Lane>(p: Path, jobs: &mut [L]) -> Result<u32, BurstErr
     Ok(ok)
 }
 
-/// A `ring` key built for one packet, overwritten with a zero key when
-/// dropped (`ring` does not wipe its keys).
-pub(super) struct OwnedRingKey(pub(super) ring::aead::LessSafeKey);
-
-impl Drop for OwnedRingKey {
-    fn drop(&mut self) {
-        if let Ok(zero) = ring_key(&[0; 32]) {
-            // SAFETY: `self.0` is valid, aligned and exclusively borrowed;
-            // overwriting it without its drop glue leaks nothing (it owns no
-            // heap memory). Volatile so the store is not removed as dead.
-            unsafe { core::ptr::write_volatile(&mut self.0, zero) };
-        }
-    }
-}
-
-pub(super) fn ring_key(key: &[u8; 32]) -> Result<ring::aead::LessSafeKey, BurstError> {
-    // ChaCha20 takes exactly 32 bytes, so this cannot fail; mapped anyway.
-    ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, key)
-        .map(ring::aead::LessSafeKey::new)
-        .map_err(|_| BurstError::TooLong)
-}
-
 /// Seals one job with `ring`, through its prepared key if it has one.
 fn scalar_seal<L: Lane>(j: &mut L) -> Result<(), BurstError> {
     let nonce = ring::aead::Nonce::assume_unique_for_key(j.nonce());
@@ -341,7 +320,7 @@ fn scalar_seal<L: Lane>(j: &mut L) -> Result<(), BurstError> {
     let key = match prepared {
         Some(k) => k,
         None => {
-            owned = OwnedRingKey(ring_key(&raw)?);
+            owned = RingKey(ring_key(&raw).map_err(|_| BurstError::TooLong)?);
             &owned.0
         }
     };
@@ -365,7 +344,7 @@ fn scalar_open<L: Lane>(j: &mut L) -> bool {
         Some(k) => k,
         None => match ring_key(&raw) {
             Ok(k) => {
-                owned = OwnedRingKey(k);
+                owned = RingKey(k);
                 &owned.0
             }
             Err(_) => return false,

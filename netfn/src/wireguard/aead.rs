@@ -143,9 +143,10 @@ pub struct RingAead;
 
 /// A prepared `ring` key. `ring` does not wipe its keys, so dropping one
 /// overwrites it in place with a key of zeros first.
-pub struct RingKey(ring::aead::LessSafeKey);
+pub struct RingKey(pub(crate) ring::aead::LessSafeKey);
 
-fn ring_key(key: &[u8; 32]) -> Result<ring::aead::LessSafeKey, AeadError> {
+/// Builds a `ring` ChaCha20-Poly1305 key (also used by the burst back end).
+pub(crate) fn ring_key(key: &[u8; 32]) -> Result<ring::aead::LessSafeKey, AeadError> {
     // A 32-byte key is the only length ChaCha20 takes, so this cannot
     // fail; the error is mapped instead of unwrapped all the same.
     ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, key)
