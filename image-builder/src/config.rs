@@ -52,7 +52,7 @@ pub fn check(bytes: &[u8]) -> Result<Config, Vec<String>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A complete config in the architecture brief's shape; keys made with

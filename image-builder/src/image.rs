@@ -279,25 +279,8 @@ mod tests {
     use crate::grubcfg::SerialPort;
     use std::os::unix::fs::PermissionsExt;
 
-    /// A config in the architecture brief's shape; keys from `wg genkey` /
-    /// `wg pubkey` (wireguard-tools v1.0.20210914).
-    const CONFIG: &str = "\
-[Interface]
-PrivateKey = 8Pg7kjIdnygMSjWpuTQcOt/TsZyxvgl65N1BRyGDwEY=
-ListenPort = 51820
-Address = 10.99.0.1/24
-
-[LAN]
-Address = 192.168.10.1/24
-
-[WAN]
-Address = 198.51.100.1/24
-Gateway = 198.51.100.254
-
-[Peer]
-PublicKey = x5Eak6Z2WPJoaiT82jd3IzuAlrk2Q5XEUKf0rpM8y2Y=
-AllowedIPs = 10.20.0.0/16, 10.99.0.2/32
-";
+    /// The config-check tests' complete file, reused as the image's config.
+    use crate::config::tests::GOOD as CONFIG;
     const PRIVATE: &str = "8Pg7kjIdnygMSjWpuTQcOt/TsZyxvgl65N1BRyGDwEY=";
 
     /// A scratch directory per test, removed at the end.
