@@ -21,32 +21,11 @@ mod world;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ringwall_tests::frames::{Port, PEER_MAC};
-use ringwall_tests::{Qemu, QemuBuilder, BOOT_TIMEOUT};
+use ringwall_tests::frames::PEER_MAC;
 use world::*;
 
 /// Generous per-exchange timeout for TCG on a loaded machine.
 const T: Duration = Duration::from_secs(10);
-
-fn boot() -> World {
-    let lan = Port::new(LAN_MAC, GW_LAN, HOST);
-    let wan = Port::new(WAN_MAC, GW_WAN, PEER);
-    let path = std::env::temp_dir().join(format!("ringwall-console-{}.conf", std::process::id()));
-    std::fs::write(&path, config()).unwrap();
-    let mut vm: Qemu = QemuBuilder::new()
-        .memory("128M")
-        .initrd(&path)
-        .netdev_dgram("n0", &lan.link)
-        .device(&format!("virtio-net-pci,netdev=n0,mac={}", lan.mac_text()))
-        .netdev_dgram("n1", &wan.link)
-        .device(&format!("virtio-net-pci,netdev=n1,mac={}", wan.mac_text()))
-        .spawn()
-        .unwrap();
-    vm.console().wait_for("gateway: up", BOOT_TIMEOUT).unwrap();
-    vm.console().wait_for_prompt(BOOT_TIMEOUT).unwrap();
-    let _ = std::fs::remove_file(path);
-    World::new(vm, lan, wan)
-}
 
 /// Types `cmd` and pumps both links until the console has printed `until`;
 /// returns what was printed after the command line.
@@ -392,7 +371,7 @@ fn ip_tables(w: &mut World) {
 
 #[test]
 fn console_diagnostics_on_a_running_gateway() {
-    let mut w = boot();
+    let mut w = boot("console", "virtio-net-pci");
     wg_after_handshake(&mut w);
     stats_match(&mut w);
     ip_tables(&mut w);

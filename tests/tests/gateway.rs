@@ -25,7 +25,7 @@ mod world;
 use std::time::{Duration, Instant};
 
 use ringwall_tests::frames::{checksum, Port};
-use ringwall_tests::{Qemu, QemuBuilder, BOOT_TIMEOUT};
+use ringwall_tests::{QemuBuilder, BOOT_TIMEOUT};
 use world::*;
 
 /// Generous per-exchange timeout for TCG on a loaded machine.
@@ -52,25 +52,6 @@ fn gw_counter(stats: &str, name: &str) -> u64 {
         }
     }
     0
-}
-
-fn boot(wan_device: &str) -> World {
-    let lan = Port::new(LAN_MAC, GW_LAN, HOST);
-    let wan = Port::new(WAN_MAC, GW_WAN, PEER);
-    let path = config_file(wan_device, &config());
-    let mut vm: Qemu = QemuBuilder::new()
-        .memory("128M")
-        .initrd(&path)
-        .netdev_dgram("n0", &lan.link)
-        .device(&format!("virtio-net-pci,netdev=n0,mac={}", lan.mac_text()))
-        .netdev_dgram("n1", &wan.link)
-        .device(&format!("{wan_device},netdev=n1,mac={}", wan.mac_text()))
-        .spawn()
-        .unwrap();
-    vm.console().wait_for("gateway: up", BOOT_TIMEOUT).unwrap();
-    vm.console().wait_for_prompt(BOOT_TIMEOUT).unwrap();
-    let _ = std::fs::remove_file(path);
-    World::new(vm, lan, wan)
 }
 
 /// The appliance initiates: the LAN host pings the remote host.
@@ -344,7 +325,7 @@ fn own_addresses(w: &mut World) {
 
 fn exercise(wan_device: &str) {
     let start = Instant::now();
-    let mut w = boot(wan_device);
+    let mut w = boot("gw", wan_device);
     appliance_initiates(&mut w);
     peer_initiates(&mut w);
     let lan = w.ping_many(true, 10, 500, 16, Duration::from_secs(120));

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use boringtun::noise::{Tunn, TunnResult};
 use boringtun::x25519::{PublicKey, StaticSecret};
 use ringwall_tests::frames::{checksum, Port, PEER_MAC};
-use ringwall_tests::Qemu;
+use ringwall_tests::{Qemu, QemuBuilder, BOOT_TIMEOUT};
 
 /// The appliance's LAN NIC.
 pub const LAN_MAC: [u8; 6] = [0x52, 0x54, 0, 0x0a, 0, 1];
@@ -512,4 +512,30 @@ fn arp_reply_for(f: &[u8], ip: [u8; 4], to_mac: [u8; 6]) -> Option<Vec<u8>> {
     r.extend_from_slice(&f[22..28]);
     r.extend_from_slice(&f[28..32]);
     Some(r)
+}
+
+/// Boots the appliance with [`config`] as its module, LAN on virtio-net and
+/// WAN on `wan_device`, and waits for `gateway: up` and the prompt. `tag`
+/// keeps the config files of concurrently running test binaries apart.
+pub fn boot(tag: &str, wan_device: &str) -> World {
+    let lan = Port::new(LAN_MAC, GW_LAN, HOST);
+    let wan = Port::new(WAN_MAC, GW_WAN, PEER);
+    let path = std::env::temp_dir().join(format!(
+        "ringwall-{tag}-{}-{wan_device}.conf",
+        std::process::id()
+    ));
+    std::fs::write(&path, config()).unwrap();
+    let mut vm: Qemu = QemuBuilder::new()
+        .memory("128M")
+        .initrd(&path)
+        .netdev_dgram("n0", &lan.link)
+        .device(&format!("virtio-net-pci,netdev=n0,mac={}", lan.mac_text()))
+        .netdev_dgram("n1", &wan.link)
+        .device(&format!("{wan_device},netdev=n1,mac={}", wan.mac_text()))
+        .spawn()
+        .unwrap();
+    vm.console().wait_for("gateway: up", BOOT_TIMEOUT).unwrap();
+    vm.console().wait_for_prompt(BOOT_TIMEOUT).unwrap();
+    let _ = std::fs::remove_file(path);
+    World::new(vm, lan, wan)
 }
