@@ -144,7 +144,7 @@ const ALL: &[Command] = &[
     Command {
         name: "stats",
         usage: "[reset]",
-        help: "per-port driver, drop and pool counters",
+        help: "per-port driver, drop and pool counters, loop load, cycles by stage",
         run: stats,
     },
     Command {

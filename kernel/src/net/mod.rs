@@ -13,6 +13,9 @@
 //! the first two ports (LAN, WAN): from then on the gateway owns their
 //! traffic and the ports' own host stacks are retired (the gateway runs its
 //! own), while the drivers' housekeeping stays here.
+//!
+//! `stats` ends with the gateway's stage profile ([`profile`]): where the
+//! loop's cycles went since `stats reset`, per direction and stage.
 
 pub mod addr;
 pub mod gw;
