@@ -53,6 +53,7 @@ pub extern "C" fn kmain(magic: u32, info_addr: u32) -> ! {
     // Calibrate before anything logs, so every log line has a real timestamp.
     let exact = !cpu::under_hypervisor() && cpu.tsc_hz_cpuid.is_some() && cpuid_15_exact();
     let hz = tsc::calibrate(cpu.tsc_hz_cpuid, exact);
+    ringwall_kernel::net::profile::set_tsc_hz(hz);
 
     let boot_info = multiboot::parse(&IdentityMem, magic, info_addr.into());
     let bi = match boot_info {
@@ -90,6 +91,12 @@ pub extern "C" fn kmain(magic: u32, info_addr: u32) -> ! {
         hz / 1000 % 1000,
         tsc::frequency().1
     );
+    // The burst AEAD's path, now that XCR0 says which vector state is on.
+    let path = netfn::simd::detect();
+    match netfn::simd::set_path(path) {
+        Ok(()) => info!("burst aead: {}", path.name()),
+        Err(e) => warn!("burst aead: {} refused ({e:?})", path.name()),
+    }
 
     let mem = match memory::init(&bi) {
         Ok(m) => m,
@@ -150,7 +157,11 @@ fn run(kernel: &mut Kernel) -> ! {
     let mut console = ConsoleLoop::new();
     let mut ticker = Ticker::new(tsc::now_ns(), MAINTAIN_INTERVAL_NS);
     loop {
+        let start = tsc::rdtsc();
         console.poll(kernel);
+        if let Some(n) = kernel.net.as_mut() {
+            n.record_console(tsc::rdtsc().wrapping_sub(start));
+        }
         let now = tsc::now_ns();
         let dataplane: &mut dyn Dataplane = match kernel.net.as_mut() {
             Some(n) => n,

@@ -3,7 +3,9 @@
 //!
 //! One boot runs every step, since a TCG boot is the expensive part: after a
 //! handshake `wg` shows the peer's endpoint and a non-zero transfer; `stats`
-//! counts exactly the pings the test exchanged; the appliance's own `ping`
+//! counts exactly the pings the test exchanged, and its stage profile has
+//! rx and crypto cycles both ways; `cpu` names the burst AEAD path (AVX2
+//! under `-cpu max`); the appliance's own `ping`
 //! reaches the LAN host and the remote host through the tunnel while the
 //! test keeps both links pumped (the job runs from the poll loop, so the
 //! data path keeps moving); `capture` output goes through `text2pcap` and
@@ -113,6 +115,44 @@ fn stats_match(w: &mut World) {
     assert!(pps_10s > 0, "{load}");
     // 20 requests of 20 + 8 + 56 bytes.
     assert_eq!(stat(&stats, "lan-to-tunnel", "bytes"), 20 * 84, "{stats}");
+    // The stage profile saw the same pings, sealed and opened.
+    let profile = stats
+        .find("cycles per packet by stage, since reset: ")
+        .map(|i| &stats[i..])
+        .unwrap_or_else(|| panic!("no stage profile: {stats}"));
+    for (way, name) in [
+        ("  encrypt (lan to tunnel): ", "encrypt"),
+        ("  decrypt (tunnel to lan): ", "decrypt"),
+    ] {
+        let at = profile
+            .find(way)
+            .unwrap_or_else(|| panic!("no {name} block: {profile}"));
+        let block = &profile[at + way.len()..];
+        let packets: u64 = block.split_whitespace().next().unwrap().parse().unwrap();
+        assert!(packets >= 20, "{name}: {profile}");
+        for stage in ["rx", "crypto"] {
+            let cycles = stage_cycles(block, stage);
+            assert!(cycles > 0, "{name} {stage}: {profile}");
+        }
+    }
+    assert!(profile.contains("\n  loop: "), "{profile}");
+}
+
+/// Cycles per packet of `stage` in the first stage table of `block`.
+fn stage_cycles(block: &str, stage: &str) -> u64 {
+    let line = block
+        .lines()
+        .find(|l| l.starts_with("    ") && l.split_whitespace().next() == Some(stage))
+        .unwrap_or_else(|| panic!("no {stage} row: {block}"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// `cpu` names the burst AEAD path; QEMU's `-cpu max` has AVX2.
+fn cpu_burst_path(w: &mut World) {
+    let cpu = w.vm.console().command("cpu").unwrap();
+    assert!(cpu.contains("\nburst aead: avx2\n"), "{cpu}");
+    let log = w.vm.console().log();
+    assert!(log.contains("burst aead: avx2"), "no boot line: {log}");
 }
 
 /// The appliance's own ping: to the LAN host, and through the tunnel.
@@ -374,6 +414,7 @@ fn console_diagnostics_on_a_running_gateway() {
     let mut w = boot("console", "virtio-net-pci");
     wg_after_handshake(&mut w);
     stats_match(&mut w);
+    cpu_burst_path(&mut w);
     ip_tables(&mut w);
     own_ping(&mut w);
     own_ping_over_wan(&mut w);

@@ -144,7 +144,7 @@ const ALL: &[Command] = &[
     Command {
         name: "stats",
         usage: "[reset]",
-        help: "per-port driver, drop and pool counters",
+        help: "per-port driver, drop and pool counters, loop load, cycles by stage",
         run: stats,
     },
     Command {
@@ -318,6 +318,7 @@ fn cpu(m: &mut dyn Machine, args: &Args<'_>, out: &mut dyn Write) -> Result<Outc
         if simd.rdrand { "yes" } else { "no" },
         if simd.rdseed { "yes" } else { "no" }
     )?;
+    writeln!(out, "burst aead: {}", netfn::simd::path().name())?;
     Ok(Outcome::Done)
 }
 
@@ -669,6 +670,9 @@ mod tests {
             "{cpu}"
         );
         assert!(cpu.contains("rdrand yes, rdseed no"), "{cpu}");
+        // The path the burst AEAD really uses on this host, not the fake's.
+        let burst = format!("burst aead: {}\n", netfn::simd::path().name());
+        assert!(cpu.ends_with(&burst), "{cpu}");
     }
 
     #[test]

@@ -12,6 +12,11 @@
 //! here (orphan rule), hence the zero-cost newtypes [`Buf`] and [`Pool`].
 //! Randomness comes through a plain function ([`FnRng`]) so the kernel can
 //! plug in RDRAND/virtio-rng and host tests a seeded generator.
+//!
+//! The AEAD is the burst back end (`netfn::simd`) wrapped so its cycles are
+//! counted, and a few TSC reads around the rx, processing, flush and tick
+//! blocks of each turn feed [`Profile`] (`stats`: cycles per packet by
+//! stage, net/profile).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -25,6 +30,7 @@ use netfn::gateway::pipeline::{
 };
 use netfn::wireguard::{Rng, Time};
 
+use super::profile::{BurstCycles, Meter, PlaneAead, Profile, Tsc, Way};
 use super::{Port, PortDevice};
 use crate::console::capture::{CaptureRing, Direction as CaptureDir};
 
@@ -84,8 +90,10 @@ const TX_LIST: usize = 4 * drivers::buf::BURST;
 
 /// The gateway and the per-turn state of the poll loop around it.
 pub struct GatewayPlane {
-    /// The pipeline.
-    pub gw: Gateway<FnRng, Buf>,
+    /// The pipeline, sealing with the profiled burst AEAD.
+    pub gw: Gateway<FnRng, Buf, PlaneAead>,
+    /// Cycles per stage since `stats reset` (net/profile).
+    pub profile: Profile,
     out: TxLists<Buf>,
     rx: Burst,
     tx: Burst,
@@ -121,6 +129,7 @@ impl GatewayPlane {
             base: GatewayCounters::default(),
             capture: None,
             now_ns,
+            profile: Profile::new(Tsc::now()),
         })
     }
 
@@ -146,8 +155,11 @@ impl GatewayPlane {
                 GwPort::Lan => &mut *lan,
                 GwPort::Wan => &mut *wan,
             };
+            let t_start = Tsc::now();
             let n = port.dev.rx_burst(pool, &mut self.rx);
+            let t_rx = Tsc::now();
             if n == 0 && self.rx.is_empty() {
+                self.profile.empty_rx(t_rx.wrapping_sub(t_start));
                 continue;
             }
             work += n;
@@ -158,6 +170,7 @@ impl GatewayPlane {
             }
             let (gw, out) = (&mut self.gw, &mut self.out);
             let len = self.rx.len();
+            let crypto = Tsc::crypto().read().cycles;
             self.rx.drain_front(len, |b| {
                 let mut p = Pool(&mut *pool);
                 match side {
@@ -165,10 +178,29 @@ impl GatewayPlane {
                     GwPort::Wan => gw.process_wan(now, Buf(b), out, &mut p),
                 }
             });
+            let crypto = Tsc::crypto().read().cycles.wrapping_sub(crypto);
+            let t_proc = Tsc::now();
             self.flush(lan, wan, pool);
+            let way = match side {
+                GwPort::Lan => Way::Encrypt,
+                GwPort::Wan => Way::Decrypt,
+            };
+            self.profile.burst(
+                way,
+                BurstCycles {
+                    packets: len as u64,
+                    rx: t_rx.wrapping_sub(t_start),
+                    process: t_proc.wrapping_sub(t_rx),
+                    crypto,
+                    tx: Tsc::now().wrapping_sub(t_proc),
+                },
+            );
         }
+        let t_tick = Tsc::now();
         self.gw.tick(now, &mut self.out, &mut Pool(pool));
         self.flush(lan, wan, pool);
+        self.profile
+            .end_turn(Tsc::now().wrapping_sub(t_tick), work != 0);
         work
     }
 

@@ -13,11 +13,15 @@
 //! the first two ports (LAN, WAN): from then on the gateway owns their
 //! traffic and the ports' own host stacks are retired (the gateway runs its
 //! own), while the drivers' housekeeping stays here.
+//!
+//! `stats` ends with the gateway's stage profile ([`profile`]): where the
+//! loop's cycles went since `stats reset`, per direction and stage.
 
 pub mod addr;
 pub mod gw;
 pub mod load;
 pub mod port;
+pub mod profile;
 pub mod show;
 #[cfg(test)]
 mod tests;
@@ -32,6 +36,7 @@ use log::{info, warn};
 pub use port::{Addressing, Port, PortCounters, PortEvent};
 
 use crate::poll::Dataplane;
+use profile::Meter;
 
 /// A NIC as the ports use it: the driver interface plus what `ip link`
 /// shows beyond up/down, which not every driver knows.
@@ -80,6 +85,13 @@ impl<D: PortDevice> Net<D> {
         gateway.announce(lan, wan, &mut self.pool);
         self.gateway = Some(gateway);
         true
+    }
+
+    /// Adds a console poll of `cycles` to the gateway's stage profile.
+    pub fn record_console(&mut self, cycles: u64) {
+        if let Some(g) = self.gateway.as_mut() {
+            g.profile.console(cycles);
+        }
     }
 
     /// Pool counters since the last reset.
@@ -171,7 +183,13 @@ impl<D: PortDevice> NetConsole for Net<D> {
             g.stats(out)?;
         }
         show::pool(&self.pool, self.pool_stats(), out)?;
-        write!(out, "{}", self.load)
+        write!(out, "{}", self.load)?;
+        match &self.gateway {
+            Some(g) => g
+                .profile
+                .report(profile::Tsc::now(), profile::tsc_hz(), out),
+            None => Ok(()),
+        }
     }
     fn reset_stats(&mut self) {
         for p in &mut self.ports {
@@ -179,6 +197,7 @@ impl<D: PortDevice> NetConsole for Net<D> {
         }
         if let Some(g) = self.gateway.as_mut() {
             g.reset_stats();
+            g.profile.reset(profile::Tsc::now());
         }
         self.pool_base = self.pool.stats();
     }

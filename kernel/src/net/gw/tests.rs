@@ -226,6 +226,23 @@ fn lan_ping_to_a_remote_resolves_the_endpoint_and_starts_a_handshake() {
     let mut s = String::new();
     n.stats(&mut s).unwrap();
     assert!(s.contains("gateway\n"), "{s}");
+    // The stage profile: one LAN burst (ARP and ping), one WAN burst (the
+    // peer's ARP reply), 100 turns of which the other 98 found nothing.
+    let p = &n.gateway.as_ref().unwrap().profile;
+    assert_eq!((p.encrypt.packets, p.encrypt.bursts), (2, 1), "{p:?}");
+    assert_eq!((p.decrypt.packets, p.decrypt.bursts), (1, 1), "{p:?}");
+    assert!(
+        p.encrypt.rx > 0 && p.encrypt.gateway > 0 && p.encrypt.tx > 0,
+        "{p:?}"
+    );
+    assert!(p.decrypt.rx > 0 && p.decrypt.gateway > 0, "{p:?}");
+    assert_eq!((p.turns, p.idle_turns), (100, 98), "{p:?}");
+    assert!(p.idle > 0 && p.timers > 0, "{p:?}");
+    assert!(
+        s.contains("cycles per packet by stage, since reset: ")
+            && s.contains("  encrypt (lan to tunnel): 2 packets in 1 bursts, "),
+        "{s}"
+    );
     let mut c = String::new();
     n.config(&mut c).unwrap();
     assert!(c.contains("AllowedIPs = 10.20.0.0/16"), "{c}");
@@ -287,6 +304,11 @@ fn bad_frames_are_counted_as_gateway_drops_and_reset() {
     n.stats(&mut s).unwrap();
     assert!(
         s.contains("  dropped 0\n") && !s.contains("bad-wireguard"),
+        "{s}"
+    );
+    // The reset zeroed the stage profile too.
+    assert!(
+        s.contains("  decrypt (tunnel to lan): 0 packets in 0 bursts, 0 cycles/packet"),
         "{s}"
     );
 }
