@@ -106,10 +106,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         while n < max {
             let p = &mut pkts[n];
             match self.seal_prepare(t, p, &mut cache) {
-                Ok(Some((sp, r))) => {
-                    prep[n] = Some(sp);
-                    results[n] = Ok(r);
-                }
+                Ok(Some(sp)) => prep[n] = Some(sp),
                 Ok(None) => single = true,
                 Err(e) => results[n] = Err(e),
             }
@@ -122,25 +119,49 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         // Finish: the packets whose seal failed, then timers and counters
         // once per run of packets to one peer (the updates are idempotent
         // at one instant, so this is what one-by-one would leave).
-        let mut run: Option<(PeerId, u64)> = None;
+        // Per run of packets to one peer: bytes, and the first packet's
+        // result, which later ones copy and patch (building each from the
+        // endpoint staged in a local costs a store-forwarding stall each).
+        let mut run: Option<(PeerId, u64, usize)> = None;
         for (i, sp) in prep[..n].iter().enumerate() {
             let Some(sp) = sp else { continue };
             if sealed & (1 << i) == 0 {
                 results[i] = Err(Error::NoRoom);
                 continue;
             }
-            let total = (TRANSPORT_HEADER_LEN + sp.padded + TAG_LEN) as u64;
+            let total = TRANSPORT_HEADER_LEN + sp.padded + TAG_LEN;
+            let at = sp.start - TRANSPORT_HEADER_LEN;
             match &mut run {
-                Some((id, bytes)) if *id == sp.peer => *bytes += total,
+                Some((id, bytes, first)) if *id == sp.peer => {
+                    *bytes += total as u64;
+                    results[i] = results[*first];
+                    if let Ok(Encap::Sealed { start, len, .. }) = &mut results[i] {
+                        *start = at;
+                        *len = total;
+                    }
+                }
                 _ => {
-                    if let Some((id, bytes)) = run.take() {
+                    if let Some((id, bytes, _)) = run.take() {
                         self.sealed_run(t, id, bytes);
                     }
-                    run = Some((sp.peer, total));
+                    run = Some((sp.peer, total as u64, i));
+                    let endpoint = self
+                        .peers
+                        .get(sp.peer.0 as usize)
+                        .and_then(|p| p.as_ref()?.endpoint);
+                    results[i] = match endpoint {
+                        Some(endpoint) => Ok(Encap::Sealed {
+                            peer: sp.peer,
+                            start: at,
+                            len: total,
+                            endpoint,
+                        }),
+                        None => Err(Error::NoEndpoint),
+                    };
                 }
             }
         }
-        if let Some((id, bytes)) = run {
+        if let Some((id, bytes, _)) = run {
             self.sealed_run(t, id, bytes);
         }
         if single {
@@ -207,7 +228,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         t: u64,
         p: &mut EncapPacket<'_>,
         cache: &mut RouteCache,
-    ) -> Result<Option<(SealPrep, Encap)>, Error> {
+    ) -> Result<Option<SealPrep>, Error> {
         let (start, len) = (p.start, p.len);
         let end = start.checked_add(len).ok_or(Error::Malformed)?;
         let inner = p.buf.get(start..end).ok_or(Error::Malformed)?;
@@ -227,11 +248,13 @@ impl<R: Rng, A: Aead> Engine<R, A> {
             .get_mut(id.0 as usize)
             .and_then(|p| p.as_mut())
             .ok_or(Error::NoSuchPeer)?;
-        let endpoint = peer.endpoint;
+        let has_endpoint = peer.endpoint.is_some();
         let Some(kp) = peer.current.as_deref_mut().filter(|k| k.can_send(t)) else {
             return Ok(None);
         };
-        let endpoint = endpoint.ok_or(Error::NoEndpoint)?;
+        if !has_endpoint {
+            return Err(Error::NoEndpoint);
+        }
         let padded = padded_len(len, mtu);
         if start < TRANSPORT_HEADER_LEN || start + padded + TAG_LEN > p.buf.len() {
             return Err(Error::NoRoom);
@@ -240,19 +263,12 @@ impl<R: Rng, A: Aead> Engine<R, A> {
             p.buf[end..start + padded].fill(0);
         }
         let counter = kp.reserve(&mut p.buf[start - TRANSPORT_HEADER_LEN..start])?;
-        let sp = SealPrep {
+        Ok(Some(SealPrep {
             peer: id,
             counter,
             start,
             padded,
-        };
-        let r = Encap::Sealed {
-            peer: id,
-            start: start - TRANSPORT_HEADER_LEN,
-            len: TRANSPORT_HEADER_LEN + padded + TAG_LEN,
-            endpoint,
-        };
-        Ok(Some((sp, r)))
+        }))
     }
 
     /// Seals every prepared packet with one AEAD burst and writes the tags;
