@@ -116,12 +116,11 @@ impl<R: Rng, A: Aead> Engine<R, A> {
             }
         }
         let sealed = self.seal_prepared(&mut pkts[..n], &prep[..n]);
-        // Finish: the packets whose seal failed, then timers and counters
-        // once per run of packets to one peer (the updates are idempotent
-        // at one instant, so this is what one-by-one would leave).
-        // Per run of packets to one peer: bytes, and the first packet's
-        // result, which later ones copy and patch (building each from the
-        // endpoint staged in a local costs a store-forwarding stall each).
+        // Finish, once per run of packets to one peer: timers and counters
+        // (idempotent at one instant, so this is what one-by-one leaves),
+        // and the run's first result, which later ones copy and patch
+        // (building each from the endpoint staged in a local costs a
+        // store-forwarding stall per packet).
         let mut run: Option<(PeerId, u64, usize)> = None;
         for (i, sp) in prep[..n].iter().enumerate() {
             let Some(sp) = sp else { continue };
