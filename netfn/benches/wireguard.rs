@@ -1,6 +1,8 @@
 //! Data-path benchmark: Ringwall's zero-copy `encapsulate`/`decapsulate`
-//! against boringtun and against the raw AEADs (`ring`, the crypto floor,
-//! and RustCrypto), on 64, 512 and 1420-byte inner packets in bursts of 32,
+//! and its burst API (`encapsulate_burst`/`decapsulate_burst`, one AEAD
+//! burst per 32 packets, on `ring` and on the SIMD back end) against
+//! boringtun and against the raw AEADs (`ring`, the crypto floor, and
+//! RustCrypto), on 64, 512 and 1420-byte inner packets in bursts of 32,
 //! then the burst AEAD table (`netfn::simd`, see `common/burst.rs`).
 //!
 //! Own harness (no criterion) so the whole run stays short and the table is
