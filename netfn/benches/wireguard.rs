@@ -1,6 +1,8 @@
 //! Data-path benchmark: Ringwall's zero-copy `encapsulate`/`decapsulate`
-//! against boringtun and against the raw AEADs (`ring`, the crypto floor,
-//! and RustCrypto), on 64, 512 and 1420-byte inner packets in bursts of 32,
+//! and its burst API (`encapsulate_burst`/`decapsulate_burst`, one AEAD
+//! burst per 32 packets, on `ring` and on the SIMD back end) against
+//! boringtun and against the raw AEADs (`ring`, the crypto floor, and
+//! RustCrypto), on 64, 512 and 1420-byte inner packets in bursts of 32,
 //! then the burst AEAD table (`netfn::simd`, see `common/burst.rs`).
 //!
 //! Own harness (no criterion) so the whole run stays short and the table is
@@ -14,9 +16,11 @@
 //! calibrated against `Instant` at start-up.
 
 use core::net::SocketAddr;
+use netfn::simd::SimdAead;
 use netfn::wireguard::aead::nonce;
 use netfn::wireguard::{
-    Aead, Decap, Encap, Engine, PeerConfig, RingAead, Rng, RustCryptoAead, Time,
+    Aead, Decap, DecapPacket, Encap, EncapPacket, Engine, Error, PeerConfig, RingAead, Rng,
+    RustCryptoAead, Time,
 };
 use std::time::Instant;
 
@@ -195,6 +199,10 @@ struct Bench {
     ring_b: Engine<SplitMix, RingAead>,
     rc_a: Engine<SplitMix, RustCryptoAead>,
     rc_b: Engine<SplitMix, RustCryptoAead>,
+    simd_a: Engine<SplitMix, SimdAead>,
+    simd_b: Engine<SplitMix, SimdAead>,
+    enc_results: Vec<Result<Encap, Error>>,
+    dec_results: Vec<Result<Decap, Error>>,
     bt_a: boringtun::noise::Tunn,
     bt_b: boringtun::noise::Tunn,
     bt_dst: Vec<Vec<u8>>,
@@ -208,7 +216,7 @@ struct Bench {
     out: Vec<u8>,
 }
 
-const VARIANTS: [&str; 10] = [
+const VARIANTS: [&str; 14] = [
     "ring seal (floor)",
     "Ringwall encapsulate (ring)",
     "Ringwall encapsulate (RustCrypto)",
@@ -219,12 +227,91 @@ const VARIANTS: [&str; 10] = [
     "Ringwall decapsulate (RustCrypto)",
     "boringtun decapsulate",
     "RustCrypto open",
+    "Ringwall encapsulate burst (ring)",
+    "Ringwall encapsulate burst (simd)",
+    "Ringwall decapsulate burst (ring)",
+    "Ringwall decapsulate burst (simd)",
 ];
+
+/// The order the table prints the variants in: the sealing side, then the
+/// opening side, each next to its floor and boringtun.
+const TABLE: [usize; 14] = [0, 1, 10, 11, 2, 3, 4, 5, 6, 12, 13, 7, 8, 9];
+
+/// True for the variants compared with the seal floor and boringtun's
+/// encapsulate (the others with the open floor and boringtun's decapsulate).
+fn sealing(v: usize) -> bool {
+    v < 5 || v == 10 || v == 11
+}
+
+/// Seals the burst in `bufs` with one `encapsulate_burst` call (timed, the
+/// burst descriptors included: a caller builds them too) and records each
+/// message's span.
+fn encap_burst<A: Aead>(
+    e: &mut Engine<SplitMix, A>,
+    bufs: &mut [Vec<u8>],
+    size: usize,
+    results: &mut [Result<Encap, Error>],
+    spans: &mut [(usize, usize)],
+    out: &mut [u8],
+) -> u64 {
+    let t0 = rdtsc();
+    let mut it = bufs.iter_mut();
+    let mut pkts: [EncapPacket<'_>; BURST] = core::array::from_fn(|_| EncapPacket {
+        buf: it.next().map_or(&mut [][..], |b| &mut b[..]),
+        start: HEADROOM,
+        len: size,
+    });
+    let n = e.encapsulate_burst(NOW, &mut pkts, results, out);
+    let t = rdtsc() - t0;
+    assert_eq!(n, BURST);
+    for (r, span) in results.iter().zip(spans.iter_mut()) {
+        let Ok(Encap::Sealed { start, len, .. }) = *r else {
+            panic!("encapsulate_burst: {r:?}")
+        };
+        *span = (start, len);
+    }
+    t
+}
+
+/// Opens the burst in `bufs` (messages at `spans`) with one
+/// `decapsulate_burst` call, timed like `encap_burst`.
+fn decap_burst<A: Aead>(
+    e: &mut Engine<SplitMix, A>,
+    bufs: &mut [Vec<u8>],
+    spans: &[(usize, usize)],
+    results: &mut [Result<Decap, Error>],
+    out: &mut [u8],
+) -> u64 {
+    let src = addr("192.0.2.1:51820");
+    let t0 = rdtsc();
+    let mut it = bufs.iter_mut().zip(spans);
+    let mut pkts: [DecapPacket<'_>; BURST] = core::array::from_fn(|_| {
+        let (buf, &(start, len)) = it
+            .next()
+            .map_or((&mut [][..], &(0, 0)), |(b, s)| (&mut b[..], s));
+        DecapPacket {
+            buf,
+            start,
+            len,
+            src,
+        }
+    });
+    let n = e.decapsulate_burst(NOW, &mut pkts, results, out);
+    let t = rdtsc() - t0;
+    assert_eq!(n, BURST);
+    for r in results.iter() {
+        if !matches!(r, Ok(Decap::Data { .. })) {
+            panic!("decapsulate_burst: {r:?}");
+        }
+    }
+    t
+}
 
 impl Bench {
     fn new(size: usize) -> Bench {
         let (ring_a, ring_b) = ringwall_pair::<RingAead>();
         let (rc_a, rc_b) = ringwall_pair::<RustCryptoAead>();
+        let (simd_a, simd_b) = ringwall_pair::<SimdAead>();
         let (bt_a, bt_b) = boringtun_pair();
         Bench {
             size,
@@ -236,6 +323,10 @@ impl Bench {
             ring_b,
             rc_a,
             rc_b,
+            simd_a,
+            simd_b,
+            enc_results: vec![Err(Error::Malformed); BURST],
+            dec_results: vec![Err(Error::Malformed); BURST],
             bt_a,
             bt_b,
             bt_dst: vec![vec![0u8; 2048]; BURST],
@@ -386,6 +477,48 @@ impl Bench {
                 }
                 rdtsc() - t0
             }
+            10 => {
+                self.restore();
+                encap_burst(
+                    &mut self.ring_a,
+                    &mut self.bufs,
+                    size,
+                    &mut self.enc_results,
+                    &mut self.spans,
+                    &mut self.out,
+                )
+            }
+            11 => {
+                self.restore();
+                encap_burst(
+                    &mut self.simd_a,
+                    &mut self.bufs,
+                    size,
+                    &mut self.enc_results,
+                    &mut self.spans,
+                    &mut self.out,
+                )
+            }
+            12 => {
+                self.run(10);
+                decap_burst(
+                    &mut self.ring_b,
+                    &mut self.bufs,
+                    &self.spans,
+                    &mut self.dec_results,
+                    &mut self.out,
+                )
+            }
+            13 => {
+                self.run(11);
+                decap_burst(
+                    &mut self.simd_b,
+                    &mut self.bufs,
+                    &self.spans,
+                    &mut self.dec_results,
+                    &mut self.out,
+                )
+            }
             _ => 0,
         }
     }
@@ -447,10 +580,11 @@ fn main() {
             "  {:<36} {:>9} {:>9} {:>8} {:>8} {:>9} {:>10}",
             "variant", "ns/pkt", "cyc/pkt", "Mpps", "Gbit/s", "vs floor", "vs boringtun"
         );
-        for (v, name) in VARIANTS.iter().enumerate() {
+        for v in TABLE {
+            let name = VARIANTS[v];
             let ns = cyc[v] / ghz;
-            let floor = if v < 5 { cyc[0] } else { cyc[5] };
-            let bt = if v < 5 { cyc[3] } else { cyc[8] };
+            let floor = if sealing(v) { cyc[0] } else { cyc[5] };
+            let bt = if sealing(v) { cyc[3] } else { cyc[8] };
             println!(
                 "  {:<36} {:>9.1} {:>9.0} {:>8.3} {:>8.2} {:>8.1}% {:>9.2}x",
                 name,

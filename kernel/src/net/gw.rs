@@ -4,7 +4,7 @@
 //! Once a valid configuration names a LAN and a WAN port, [`GatewayPlane`]
 //! takes over the data path from the ports' own host stacks (the gateway
 //! runs its own per port). Each poll-loop turn it receives a burst on the
-//! LAN, hands every buffer to `process_lan`, sends what the pipeline queued,
+//! LAN, hands it to `process_lan_burst`, sends what the pipeline queued,
 //! then the same for the WAN, then `tick`: the buffer the NIC wrote is the
 //! one the other NIC sends, and nothing here allocates after construction.
 //!
@@ -168,16 +168,26 @@ impl GatewayPlane {
                     c.tap(side, CaptureDir::In, now_ns, b.data());
                 }
             }
-            let (gw, out) = (&mut self.gw, &mut self.out);
+            // The whole burst in one call: the pipeline seals or opens its
+            // tunnel traffic with one engine (and AEAD) burst.
+            let mut taken: [Option<PacketBuf>; drivers::buf::BURST] =
+                [const { None }; drivers::buf::BURST];
+            let mut slots = taken.iter_mut();
             let len = self.rx.len();
             let crypto = Tsc::crypto().read().cycles;
             self.rx.drain_front(len, |b| {
-                let mut p = Pool(&mut *pool);
-                match side {
-                    GwPort::Lan => gw.process_lan(now, Buf(b), out, &mut p),
-                    GwPort::Wan => gw.process_wan(now, Buf(b), out, &mut p),
+                match slots.next() {
+                    Some(s) => *s = Some(b),
+                    // A burst never holds more than BURST; freed all the same.
+                    None => pool.free(b),
                 }
             });
+            let bufs = taken.into_iter().flatten().map(Buf);
+            let (gw, out, mut p) = (&mut self.gw, &mut self.out, Pool(&mut *pool));
+            match side {
+                GwPort::Lan => gw.process_lan_burst(now, bufs, out, &mut p),
+                GwPort::Wan => gw.process_wan_burst(now, bufs, out, &mut p),
+            }
             let crypto = Tsc::crypto().read().cycles.wrapping_sub(crypto);
             let t_proc = Tsc::now();
             self.flush(lan, wan, pool);

@@ -183,16 +183,24 @@ impl Aead for RingAead {
         buf: &mut [u8],
         tag: &mut [u8; TAG_LEN],
     ) -> Result<(), AeadError> {
-        let t = key
-            .0
-            .seal_in_place_separate_tag(
-                ring::aead::Nonce::assume_unique_for_key(nonce(counter)),
-                ring::aead::Aad::from(aad),
-                buf,
-            )
-            .map_err(|_| AeadError::TooLong)?;
-        tag.copy_from_slice(t.as_ref());
-        Ok(())
+        let r = key.0.seal_in_place_separate_tag(
+            ring::aead::Nonce::assume_unique_for_key(nonce(counter)),
+            ring::aead::Aad::from(aad),
+            buf,
+        );
+        // One 16-byte copy straight out of `ring`'s result: a byte-wise
+        // split copy through a local makes overlapping stores that the
+        // next load cannot be forwarded from (a stall per packet).
+        match r {
+            Ok(t) => match <&[u8; TAG_LEN]>::try_from(t.as_ref()) {
+                Ok(t) => {
+                    *tag = *t;
+                    Ok(())
+                }
+                Err(_) => Err(AeadError::TooLong),
+            },
+            Err(_) => Err(AeadError::TooLong),
+        }
     }
 
     #[inline]

@@ -11,10 +11,11 @@
 //! (`crypto`, `aead`), wire (`messages`, `tai64`), handshake (`handshake`,
 //! `cookie`, `ratelimit`), data (`session`, `replay`), peers (`peer`,
 //! `timers`, `allowed_ips`) and the engine that ties them (`device`,
-//! `receive`, `send`).
+//! `receive`, `send`, and `burst` for whole bursts per AEAD call).
 
 pub mod aead;
 pub mod allowed_ips;
+mod burst;
 pub mod cookie;
 pub mod crypto;
 pub mod device;
@@ -33,6 +34,7 @@ pub mod timers;
 mod tests;
 
 pub use aead::{Aead, RingAead, RustCryptoAead};
+pub use burst::{DecapPacket, EncapPacket};
 pub use device::{Decap, Encap, Engine, InterfaceStatus, PeerError, TickAction};
 pub use peer::{PeerConfig, PeerStatus};
 

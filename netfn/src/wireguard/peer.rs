@@ -144,6 +144,16 @@ impl<A: Aead> Peer<A> {
         }
     }
 
+    /// The keypair in `slot`, read-only (burst jobs borrow its key).
+    #[inline]
+    pub(crate) fn keypair(&self, slot: Slot) -> Option<&Keypair<A>> {
+        match slot {
+            Slot::Current => self.current.as_deref(),
+            Slot::Previous => self.previous.as_deref(),
+            Slot::Next => self.next.as_deref(),
+        }
+    }
+
     /// The current keypair if it may still send at `now`.
     #[inline]
     pub(crate) fn sending_keypair(&mut self, now: u64) -> Option<&mut Keypair<A>> {

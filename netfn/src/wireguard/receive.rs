@@ -18,10 +18,7 @@ use super::messages::{
 };
 use super::peer::Slot;
 use super::session::Keypair;
-use super::{
-    Aead, Error, PeerId, Rng, Time, INITIATION_MIN_INTERVAL, KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME,
-    REKEY_TIMEOUT,
-};
+use super::{Aead, Error, PeerId, Rng, Time, INITIATION_MIN_INTERVAL};
 use alloc::boxed::Box;
 use core::net::SocketAddr;
 use zeroize::Zeroizing;
@@ -46,6 +43,22 @@ fn inner_source_and_len(p: &[u8]) -> Option<(IpKey, usize)> {
         }
         _ => None,
     }
+}
+
+/// What the shared tail of transport receive needs to know about an
+/// opened message.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Accepted {
+    /// The peer the message's receiver index names.
+    pub(super) peer: PeerId,
+    /// The keypair slot it was opened with (after any rotation).
+    pub(super) slot: Slot,
+    /// The keypair is old enough for the one "last minute" rekey.
+    pub(super) lastminute: bool,
+    /// The whole message's length (for the byte counter).
+    pub(super) wire_len: usize,
+    /// Where the message starts in the caller's buffer.
+    pub(super) start: usize,
 }
 
 impl<R: Rng, A: Aead> Engine<R, A> {
@@ -98,10 +111,41 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         }
         let n = kp.open(counter, msg)?;
         // Authenticated from here on.
-        let lastminute =
-            kp.initiator && kp.age(t) >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT;
+        let lastminute = kp.lastminute(t);
+        let plain = &msg[TRANSPORT_HEADER_LEN..TRANSPORT_HEADER_LEN + n];
+        let accepted = Accepted {
+            peer: id,
+            slot,
+            lastminute,
+            wire_len: msg.len(),
+            start,
+        };
+        self.transport_accepted(now, src, accepted, plain, &mut None)
+    }
+
+    /// Everything after a transport message's tag verified and the replay
+    /// window took its counter: session confirmation, roaming, counters and
+    /// timers, then the inner packet's allowed-IPs check. Shared by the
+    /// single-packet and the burst path so both answer the same. `cache`
+    /// holds the last allowed-IPs answer of a burst (sources repeat).
+    #[inline]
+    pub(super) fn transport_accepted(
+        &mut self,
+        now: Time,
+        src: SocketAddr,
+        a: Accepted,
+        plain: &[u8],
+        cache: &mut Option<(IpKey, Option<PeerId>)>,
+    ) -> Result<Decap, Error> {
+        let t = now.mono_ns;
+        let id = a.peer;
+        let peer = self
+            .peers
+            .get_mut(id.0 as usize)
+            .and_then(|p| p.as_mut())
+            .ok_or(Error::UnknownReceiver)?;
         let mut new_session = false;
-        if slot == Slot::Next {
+        if a.slot == Slot::Next {
             if let Some(old) = peer.confirm_next() {
                 self.by_index.remove(&old);
             }
@@ -109,28 +153,35 @@ impl<R: Rng, A: Aead> Engine<R, A> {
             peer.last_handshake = Some((t, now.unix_ns));
             new_session = true;
         }
-        if lastminute && slot == Slot::Current && !peer.timers.sent_lastminute {
+        if a.lastminute && a.slot == Slot::Current && !peer.timers.sent_lastminute {
             peer.timers.sent_lastminute = true;
             peer.timers.handshake_wanted = true;
         }
         peer.endpoint = Some(src);
-        peer.rx_bytes += msg.len() as u64;
+        peer.rx_bytes += a.wire_len as u64;
         peer.timers.auth_received(t, peer.persistent_keepalive);
-        if n == 0 {
+        if plain.is_empty() {
             return Ok(Decap::Keepalive {
                 peer: id,
                 new_session,
             });
         }
         peer.timers.data_received(t);
-        let plain = &msg[TRANSPORT_HEADER_LEN..TRANSPORT_HEADER_LEN + n];
         let (src_ip, ip_len) = inner_source_and_len(plain).ok_or(Error::BadInnerPacket)?;
-        if self.allowed.lookup_key(src_ip) != Some(id) {
+        let owner = match *cache {
+            Some((k, owner)) if k == src_ip => owner,
+            _ => {
+                let owner = self.allowed.lookup_key(src_ip);
+                *cache = Some((src_ip, owner));
+                owner
+            }
+        };
+        if owner != Some(id) {
             return Err(Error::AllowedIpsMismatch);
         }
         Ok(Decap::Data {
             peer: id,
-            start: start + TRANSPORT_HEADER_LEN,
+            start: a.start + TRANSPORT_HEADER_LEN,
             len: ip_len,
             new_session,
         })

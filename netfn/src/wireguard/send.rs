@@ -20,7 +20,7 @@ use core::net::SocketAddr;
 
 /// The destination address of an inner IPv4/IPv6 packet.
 #[inline]
-fn inner_destination(p: &[u8]) -> Option<IpKey> {
+pub(super) fn inner_destination(p: &[u8]) -> Option<IpKey> {
     match p.first()? >> 4 {
         4 if p.len() >= 20 => {
             let mut a = [0u8; 4];
@@ -39,7 +39,7 @@ fn inner_destination(p: &[u8]) -> Option<IpKey> {
 /// Payload length after padding to 16, never beyond the MTU (but never
 /// shorter than the packet itself).
 #[inline]
-fn padded_len(len: usize, mtu: usize) -> usize {
+pub(super) fn padded_len(len: usize, mtu: usize) -> usize {
     let p = (len + 15) & !15;
     p.min(mtu.max(len))
 }

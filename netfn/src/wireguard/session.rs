@@ -11,7 +11,7 @@ use super::aead::{Aead, TAG_LEN};
 use super::handshake::SessionKeys;
 use super::messages::{Transport, TRANSPORT_HEADER_LEN, TYPE_TRANSPORT};
 use super::replay::{ReplayError, ReplayWindow};
-use super::{Error, REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME};
+use super::{Error, KEEPALIVE_TIMEOUT, REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME, REKEY_TIMEOUT};
 use zeroize::Zeroize;
 
 /// One session's keys and counters; keys are wiped when it is dropped.
@@ -82,6 +82,13 @@ impl<A: Aead> Keypair<A> {
         self.age(now) < REJECT_AFTER_TIME
     }
 
+    /// Is this our keypair (as initiator) and old enough that a received
+    /// packet asks for the one "last minute" rekey?
+    #[inline]
+    pub(crate) fn lastminute(&self, now: u64) -> bool {
+        self.initiator && self.age(now) >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT
+    }
+
     /// Seals `buf[start..start + padded]` (payload already padded with
     /// zeros) and writes the header before it and the tag after it. The
     /// caller checked `start >= 16` and the tailroom. Returns the counter.
@@ -106,6 +113,47 @@ impl<A: Aead> Keypair<A> {
         A::seal(&self.send, counter, &[], payload, tag).map_err(|_| Error::NoRoom)?;
         self.send_counter = counter + 1;
         Ok(counter)
+    }
+
+    /// The prepared sending key, for a burst job.
+    #[inline]
+    pub(crate) fn send_prepared(&self) -> &A::Key {
+        &self.send
+    }
+
+    /// The prepared receiving key, for a burst job.
+    #[inline]
+    pub(crate) fn recv_prepared(&self) -> &A::Key {
+        &self.recv
+    }
+
+    /// Reserves the next send counter for a packet sealed later in a burst
+    /// and writes the transport header into `head` (its 16 bytes).
+    #[inline]
+    pub(crate) fn reserve(&mut self, head: &mut [u8]) -> Result<u64, Error> {
+        let counter = self.send_counter;
+        if counter >= REJECT_AFTER_MESSAGES {
+            return Err(Error::SessionExpired);
+        }
+        let head = head.get_mut(..TRANSPORT_HEADER_LEN).ok_or(Error::NoRoom)?;
+        let mut h = Transport::new_unchecked(head);
+        h.set_msg_type(TYPE_TRANSPORT);
+        h.set_receiver(self.remote_index);
+        h.set_counter(counter);
+        self.send_counter = counter + 1;
+        Ok(counter)
+    }
+
+    /// Would the replay window accept `counter`? Changes nothing.
+    #[inline]
+    pub(crate) fn replay_check(&self, counter: u64) -> Result<(), Error> {
+        self.replay.check(counter).map_err(replay_error)
+    }
+
+    /// Records `counter` after its tag verified and `replay_check` passed.
+    #[inline]
+    pub(crate) fn replay_mark(&mut self, counter: u64) {
+        self.replay.mark(counter);
     }
 
     /// Opens a transport message `msg` (header, ciphertext, tag) in place:

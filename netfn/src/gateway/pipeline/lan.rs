@@ -29,6 +29,21 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
         out: &mut TxLists<B>,
         pool: &mut P,
     ) {
+        self.lan_in(now, buf, out, pool, false)
+    }
+
+    /// One LAN frame; with `burst`, a packet for the tunnel is staged for
+    /// the burst's one engine call instead of sealed alone, and the stage
+    /// is flushed before any frame that answers locally, so frames leave
+    /// in the order per-frame processing would send them.
+    pub(super) fn lan_in<P: BufPool<B>>(
+        &mut self,
+        now: Time,
+        buf: B,
+        out: &mut TxLists<B>,
+        pool: &mut P,
+        burst: bool,
+    ) {
         let Some((ip, prefix_len)) = self.lan.addr else {
             return self.drop_buf(buf, DropReason::NotForUs, pool);
         };
@@ -48,9 +63,19 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
             other_ips: &others[..n],
         };
         match classify_lan(buf.data(), &us) {
-            LanFrame::Arp => self.arp_in(Port::Lan, now, buf, out, pool),
-            LanFrame::Local => self.local_in(Port::Lan, buf, out, pool),
-            LanFrame::Forward(info) => self.lan_forward(now, buf, info, out, pool),
+            LanFrame::Arp => {
+                if burst {
+                    self.flush_lan_stage(now, out, pool);
+                }
+                self.arp_in(Port::Lan, now, buf, out, pool)
+            }
+            LanFrame::Local => {
+                if burst {
+                    self.flush_lan_stage(now, out, pool);
+                }
+                self.local_in(Port::Lan, buf, out, pool)
+            }
+            LanFrame::Forward(info) => self.lan_forward(now, buf, info, out, pool, burst),
             LanFrame::Ipv6 => self.drop_buf(buf, DropReason::Unsupported, pool),
             LanFrame::NotForUs => self.drop_buf(buf, DropReason::NotForUs, pool),
             LanFrame::Refused(e) => self.drop_buf(buf, e.drop_reason(), pool),
@@ -65,8 +90,13 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
         info: Ipv4Info,
         out: &mut TxLists<B>,
         pool: &mut P,
+        burst: bool,
     ) {
         if self.engine.route(IpAddr::V4(info.dst)).is_none() {
+            if burst {
+                // The ICMP error takes an IP ID: the staged packets first.
+                self.flush_lan_stage(now, out, pool);
+            }
             self.icmp_to_lan(IcmpError::HostUnreachable, &buf, out, pool);
             return self.drop_buf(buf, DropReason::NoRoute, pool);
         }
@@ -78,11 +108,18 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
         };
         match r {
             Ok(_) if buf.set_window(s, info.total_len) => {
-                self.send_into_tunnel(now, buf, out, pool)
+                if burst {
+                    self.stage_lan(now, buf, out, pool)
+                } else {
+                    self.send_into_tunnel(now, buf, out, pool)
+                }
             }
             Ok(_) => self.drop_buf(buf, DropReason::BadFrame, pool),
             Err(nf) => {
                 if let Some(kind) = nf.icmp() {
+                    if burst {
+                        self.flush_lan_stage(now, out, pool);
+                    }
                     self.icmp_to_lan(kind, &buf, out, pool);
                 }
                 self.drop_buf(buf, nf.drop_reason(), pool);

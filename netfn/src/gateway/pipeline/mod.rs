@@ -6,7 +6,10 @@
 //! smoltcp host stacks of the slow path), a bounded queue per peer for
 //! packets waiting on a handshake, and the counters. The poll loop hands it
 //! one received buffer at a time ([`Gateway::process_lan`],
-//! [`Gateway::process_wan`]) and calls [`Gateway::tick`] once per loop turn;
+//! [`Gateway::process_wan`]) or a whole burst ([`Gateway::process_lan_burst`],
+//! [`Gateway::process_wan_burst`]: one engine call, and so one AEAD burst,
+//! for all the burst's tunnel traffic) and calls [`Gateway::tick`] once per
+//! loop turn;
 //! the buffer then moves (never copied, never allocated) to exactly one of:
 //! - a [`TxLists`] list: the same buffer, headers rewritten in place, goes
 //!   out of the other port (or back out of the same port for ARP and echo
@@ -31,8 +34,8 @@
 //! gw.announce(&mut out, &mut pool);                 // at link up
 //! loop {
 //!     let now = Time { mono_ns: tsc_ns(), unix_ns: rtc_ns() };
-//!     for b in lan.rx_burst() { gw.process_lan(now, Buf(b), &mut out, &mut pool) }
-//!     for b in wan.rx_burst() { gw.process_wan(now, Buf(b), &mut out, &mut pool) }
+//!     gw.process_lan_burst(now, lan.rx_burst().map(Buf), &mut out, &mut pool);
+//!     gw.process_wan_burst(now, wan.rx_burst().map(Buf), &mut out, &mut pool);
 //!     gw.tick(now, &mut out, &mut pool);
 //!     lan.tx_burst(out.drain(Port::Lan).map(|b| b.0)); // what a full ring
 //!     wan.tx_burst(out.drain(Port::Wan).map(|b| b.0)); // refuses: free, count
@@ -42,11 +45,13 @@
 //! One file per concern: [`buf`] (the traits the kernel implements), `lan`
 //! (LAN receive: classify, route, forward into the tunnel), `wan` (WAN
 //! receive: WireGuard, decrypted packets onto the LAN), `tunnel`
-//! (encapsulation, peer queues, outer headers), `local` (ARP, echo, ICMP
+//! (encapsulation, peer queues, outer headers), `burst` (the burst entry
+//! points and their stages), `local` (ARP, echo, ICMP
 //! errors, the host stacks), `tick` (timers, announcements, teardown),
 //! [`routes`] (the rules above as `ip route` shows them).
 
 pub mod buf;
+mod burst;
 pub mod console;
 mod lan;
 mod local;
@@ -172,6 +177,11 @@ pub struct Gateway<R: Rng, B: PacketBuffer, A: Aead = RingAead> {
     pub(crate) host_pending: bool,
     /// Replies to the appliance's own tunnel pings, for the console.
     pub(crate) own_echo: console::OwnEcho,
+    /// LAN packets staged for one engine burst (see `burst`); empty
+    /// between calls.
+    pub(crate) lan_stage: Vec<B>,
+    /// WAN datagrams staged for one engine burst; empty between calls.
+    pub(crate) wan_stage: Vec<burst::WanStaged<B>>,
 }
 
 impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
@@ -285,6 +295,8 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
             next_tick_ns: 0,
             host_pending: false,
             own_echo: console::OwnEcho::default(),
+            lan_stage: Vec::with_capacity(wireguard::aead::MAX_BURST),
+            wan_stage: Vec::with_capacity(wireguard::aead::MAX_BURST),
         })
     }
 

@@ -15,7 +15,7 @@ use core::net::{SocketAddr, SocketAddrV4};
 use super::{BufPool, Gateway, PacketBuffer, Port, TxLists, HEADROOM};
 use crate::gateway::counters::{Direction, DropReason};
 use crate::gateway::outer::{write_outer, OuterPath};
-use crate::wireguard::{Aead, Encap, PeerId, Rng, Time};
+use crate::wireguard::{self, Aead, Encap, PeerId, Rng, Time};
 
 impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
     /// Sends the IPv4 packet in `buf`'s window into the tunnel: sealed in
@@ -31,6 +31,21 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
         let r = self
             .engine
             .encapsulate(now, buf.slot_mut(), s, l, &mut self.scratch);
+        self.tunnel_result(now, buf, l, r, out, pool)
+    }
+
+    /// Acts on what the engine said about the `l`-byte inner packet in
+    /// `buf`: send the sealed datagram, or queue the packet for its peer
+    /// (and send the initiation in `scratch`), or drop it.
+    pub(super) fn tunnel_result<P: BufPool<B>>(
+        &mut self,
+        now: Time,
+        buf: B,
+        l: usize,
+        r: Result<Encap, wireguard::Error>,
+        out: &mut TxLists<B>,
+        pool: &mut P,
+    ) {
         match r {
             Ok(Encap::Sealed {
                 start,

@@ -17,7 +17,7 @@ use crate::gateway::forward::{forward, inner_ipv4, prepend_ethernet};
 use crate::gateway::icmp::IcmpError;
 use crate::gateway::ipv4::PROTO_ICMP;
 use crate::gateway::outer::{classify_wan, WanFrame, WanIdentity};
-use crate::wireguard::{Aead, Decap, PeerId, Rng, Time};
+use crate::wireguard::{self, Aead, Decap, PeerId, Rng, Time};
 
 impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
     /// Processes one frame received on the WAN port. The buffer ends up in
@@ -29,17 +29,45 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
         out: &mut TxLists<B>,
         pool: &mut P,
     ) {
+        self.wan_in(now, buf, out, pool, false)
+    }
+
+    /// One WAN frame; with `burst`, a WireGuard datagram is staged for the
+    /// burst's one engine call instead of opened alone, and the stage is
+    /// flushed before any frame that answers locally (ARP may resolve the
+    /// next hop the staged packets' answers go to).
+    pub(super) fn wan_in<P: BufPool<B>>(
+        &mut self,
+        now: Time,
+        buf: B,
+        out: &mut TxLists<B>,
+        pool: &mut P,
+        burst: bool,
+    ) {
         let us = WanIdentity {
             mac: self.wan.mac,
             ip: self.wan.ip(),
             listen_port: self.listen_port,
         };
         match classify_wan(buf.data(), &us) {
-            WanFrame::Arp => self.arp_in(Port::Wan, now, buf, out, pool),
+            WanFrame::Arp => {
+                if burst {
+                    self.flush_wan_stage(now, out, pool);
+                }
+                self.arp_in(Port::Wan, now, buf, out, pool)
+            }
+            WanFrame::WireGuard { from, offset, len } if burst => {
+                self.stage_wan(now, buf, from, offset, len, out, pool)
+            }
             WanFrame::WireGuard { from, offset, len } => {
                 self.wireguard_in(now, buf, from, offset, len, out, pool)
             }
-            WanFrame::Local => self.local_in(Port::Wan, buf, out, pool),
+            WanFrame::Local => {
+                if burst {
+                    self.flush_wan_stage(now, out, pool);
+                }
+                self.local_in(Port::Wan, buf, out, pool)
+            }
             WanFrame::NotForUs => self.drop_buf(buf, DropReason::NotForUs, pool),
             WanFrame::Refused(e) => self.drop_buf(buf, e.drop_reason(), pool),
         }
@@ -47,7 +75,7 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
 
     /// A datagram for the engine at `offset` of the frame, `len` bytes.
     #[allow(clippy::too_many_arguments)] // one datagram's whole context
-    fn wireguard_in<P: BufPool<B>>(
+    pub(super) fn wireguard_in<P: BufPool<B>>(
         &mut self,
         now: Time,
         mut buf: B,
@@ -66,6 +94,19 @@ impl<R: Rng, B: PacketBuffer, A: Aead> Gateway<R, B, A> {
             len,
             &mut self.scratch,
         );
+        self.wireguard_result(now, buf, r, out, pool)
+    }
+
+    /// Acts on what the engine said about the datagram in `buf`: deliver,
+    /// answer (from `scratch`), resubmit queued packets, or drop.
+    pub(super) fn wireguard_result<P: BufPool<B>>(
+        &mut self,
+        now: Time,
+        buf: B,
+        r: Result<Decap, wireguard::Error>,
+        out: &mut TxLists<B>,
+        pool: &mut P,
+    ) {
         match r {
             Ok(Decap::Data {
                 peer,

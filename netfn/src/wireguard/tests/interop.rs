@@ -429,3 +429,70 @@ fn ringwall_under_load_sends_boringtun_a_cookie() {
         p.r.decapsulate(at(3, 0), other, &mut buf, 0, init.len(), &mut out);
     assert!(matches!(d, Ok(Decap::CookieReply { .. })), "{d:?}");
 }
+
+#[test]
+fn data_through_the_burst_api_both_ways() {
+    use crate::wireguard::{DecapPacket, EncapPacket, Error};
+    let now = at(1, 0);
+    let mut p = Pair::new(None, None);
+    p.handshake_from_ringwall(now);
+    for round in 0..3 {
+        // Ringwall seals a burst of 32 (and a few more: two calls).
+        let pkts: Vec<Vec<u8>> = (0..37).map(|_| p.random_packet(true)).collect();
+        let mut bufs: Vec<Vec<u8>> = pkts.iter().map(|q| in_buffer(q)).collect();
+        let mut results = vec![Err(Error::Malformed); pkts.len()];
+        let mut out = [0u8; 256];
+        let mut done = 0;
+        while done < pkts.len() {
+            let mut batch: Vec<EncapPacket<'_>> = bufs[done..]
+                .iter_mut()
+                .zip(&pkts[done..])
+                .map(|(buf, q)| EncapPacket {
+                    buf,
+                    start: HEADROOM,
+                    len: q.len(),
+                })
+                .collect();
+            done +=
+                p.r.encapsulate_burst(now, &mut batch, &mut results[done..], &mut out);
+        }
+        for ((r, b), q) in results.iter().zip(&bufs).zip(&pkts) {
+            let Ok(Encap::Sealed { start, len, .. }) = *r else {
+                panic!("round {round}: {r:?}")
+            };
+            let o = p.bt_decap(&b[start..start + len]);
+            assert_eq!(o.error, None);
+            assert_eq!(o.tunnel, vec![q.clone()]);
+        }
+        // boringtun seals, Ringwall opens the lot in bursts.
+        let pkts: Vec<Vec<u8>> = (0..37).map(|_| p.random_packet(false)).collect();
+        let dgrams: Vec<Vec<u8>> = pkts.iter().map(|q| p.bt_encap(q)).collect();
+        let mut bufs: Vec<Vec<u8>> = dgrams.iter().map(|d| in_buffer(d)).collect();
+        let mut results = vec![Err(Error::Malformed); dgrams.len()];
+        let mut done = 0;
+        while done < dgrams.len() {
+            let mut batch: Vec<DecapPacket<'_>> = bufs[done..]
+                .iter_mut()
+                .zip(&dgrams[done..])
+                .map(|(buf, d)| DecapPacket {
+                    buf,
+                    start: HEADROOM,
+                    len: d.len(),
+                    src: p.eb,
+                })
+                .collect();
+            done +=
+                p.r.decapsulate_burst(now, &mut batch, &mut results[done..], &mut out);
+        }
+        for ((r, b), q) in results.iter().zip(&bufs).zip(&pkts) {
+            let Ok(Decap::Data {
+                start, len, peer, ..
+            }) = *r
+            else {
+                panic!("round {round}: {r:?}")
+            };
+            assert_eq!(peer, p.peer);
+            assert_eq!(&b[start..start + len], &q[..]);
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Engine-level tests: Ringwall against itself, against boringtun, negative
 //! cases and property tests. Shared helpers live here.
 
+mod burst;
 mod engine;
 mod fuzz;
 mod interop;

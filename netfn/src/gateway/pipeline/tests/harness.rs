@@ -20,7 +20,7 @@ use crate::gateway::counters::DropReason;
 use crate::gateway::ether::{self, Mac};
 use crate::gateway::ipv4;
 use crate::keys::encode_key;
-use crate::wireguard::{RingAead, Rng, Time, NANOS_PER_SEC};
+use crate::wireguard::{Aead, RingAead, Rng, Time, NANOS_PER_SEC};
 
 /// Slot size of `drivers::buf`.
 pub const SLOT: usize = 2048;
@@ -177,8 +177,8 @@ pub fn at(s: u64) -> Time {
 }
 
 /// The gateway, its pool and transmit lists, and everything around it.
-pub struct World {
-    pub gw: Gateway<TestRng, TestBuf, RingAead>,
+pub struct World<A: Aead = RingAead> {
+    pub gw: Gateway<TestRng, TestBuf, A>,
     pub pool: TestPool,
     pub out: TxLists<TestBuf>,
     pub bt: Tunn,
@@ -209,6 +209,14 @@ impl World {
 
     /// A world from a configuration file and a pool size.
     pub fn with(config: &str, pool: usize) -> World {
+        World::with_aead(config, pool)
+    }
+}
+
+impl<A: Aead> World<A> {
+    /// A world on the AEAD back end `A`, from a configuration file and a
+    /// pool size.
+    pub fn with_aead(config: &str, pool: usize) -> World<A> {
         let cfg = crate::config::parse(config).unwrap();
         let now = at(1);
         let gw = Gateway::new(&cfg, LAN_MAC, WAN_MAC, TestRng(7), now).unwrap();
@@ -262,7 +270,8 @@ impl World {
         true
     }
 
-    fn rx_buffer(&mut self, frame: &[u8]) -> Option<TestBuf> {
+    /// A pool buffer holding `frame`, as the NIC would hand it over.
+    pub fn rx_buffer(&mut self, frame: &[u8]) -> Option<TestBuf> {
         let mut b = self.pool.alloc()?;
         b.slot_mut()[HEADROOM..HEADROOM + frame.len()].copy_from_slice(frame);
         assert!(b.set_window(HEADROOM, frame.len()));
@@ -328,6 +337,24 @@ impl World {
             }
         }
         panic!("the world never went quiet");
+    }
+
+    /// Takes what the gateway queued on both ports (LAN, WAN), without
+    /// carrying it anywhere yet; the buffers go back to the pool.
+    pub fn take_out(&mut self) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        (self.take(Port::Lan), self.take(Port::Wan))
+    }
+
+    /// Carries frames taken with `take_out` to the LAN host and the
+    /// router, then runs the world until quiet.
+    pub fn carry(&mut self, lan: Vec<Vec<u8>>, wan: Vec<Vec<u8>>) {
+        for f in lan {
+            self.lan_host(&f);
+        }
+        for f in wan {
+            self.router(&f);
+        }
+        self.pump();
     }
 
     fn take(&mut self, port: Port) -> Vec<Vec<u8>> {

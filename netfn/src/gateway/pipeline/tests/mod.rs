@@ -12,6 +12,7 @@
 //! the router's MAC. Every test ends with [`World::finish`], which checks
 //! that every buffer came back to the pool.
 
+mod burst;
 mod console;
 mod edges;
 mod fuzz;

@@ -95,3 +95,53 @@ fn forwarding_both_ways_allocates_nothing() {
     assert_eq!(during, 0, "allocations on the data path");
     w.finish();
 }
+
+#[test]
+fn bursts_both_ways_allocate_nothing() {
+    let mut w = World::new();
+    w.establish();
+    w.peer_send(&echo(REMOTE, HOST, 64, false, 1, 1, b"resolve the host"));
+    assert_eq!(w.lan_rx.len(), 1);
+    let rounds = 20;
+    const BURST: usize = 32;
+    let out = frame(
+        LAN_MAC,
+        HOST_MAC,
+        crate::gateway::ether::ETHERTYPE_IPV4,
+        &udp(HOST, REMOTE, 1, 2, &[0x5a; 100]),
+    );
+    let inner = udp(REMOTE, HOST, 2, 1, &[0xa5; 100]);
+    let mut dst = vec![0u8; 2048];
+    let back: Vec<Vec<u8>> = (0..rounds * BURST)
+        .map(|_| match w.bt.encapsulate(&inner, &mut dst) {
+            boringtun::noise::TunnResult::WriteToNetwork(d) => udp_frame(51820, d),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+
+    let before = allocations();
+    let (mut sent, mut got) = (0, 0);
+    for chunk in back.chunks(BURST) {
+        let lan: [Option<TestBuf>; BURST] = core::array::from_fn(|_| w.rx_buffer(&out));
+        let now = w.now;
+        w.gw.process_lan_burst(now, lan.into_iter().flatten(), &mut w.out, &mut w.pool);
+        let mut frames = chunk.iter();
+        let wan: [Option<TestBuf>; BURST] =
+            core::array::from_fn(|_| frames.next().and_then(|f| w.rx_buffer(f)));
+        w.gw.process_wan_burst(now, wan.into_iter().flatten(), &mut w.out, &mut w.pool);
+        w.gw.tick(now, &mut w.out, &mut w.pool);
+        let World { out, pool, .. } = &mut w;
+        for b in out.drain(Port::Wan) {
+            sent += 1;
+            pool.free(b);
+        }
+        for b in out.drain(Port::Lan) {
+            got += 1;
+            pool.free(b);
+        }
+    }
+    let during = allocations() - before;
+    assert_eq!((sent, got), (rounds * BURST, rounds * BURST));
+    assert_eq!(during, 0, "allocations on the burst data path");
+    w.finish();
+}
