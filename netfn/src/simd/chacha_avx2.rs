@@ -30,10 +30,6 @@ pub(super) enum Blocks {
 #[repr(C, align(32))]
 struct Keystream([[u8; 64]; 8]);
 
-/// The sixteen state rows, lane `l` of row `w` being word `w` of block `l`.
-#[repr(C, align(32))]
-struct State([[u32; 8]; 16]);
-
 /// Produces the chosen blocks for every job whose bit is set in `select`:
 /// counter-0 blocks go to `poly_keys[job]` (first 32 bytes), the others are
 /// XORed into the job's buffer.
@@ -44,15 +40,12 @@ pub(super) fn apply<L: Lane>(
     blocks: Blocks,
     poly_keys: &mut [[u8; 32]; MAX_BURST],
 ) {
-    let mut st = State([[0; 8]; 16]);
-    for (row, c) in st.0.iter_mut().zip(SIGMA) {
-        *row = [c; 8];
-    }
+    // Each job's last state row as bytes: counter 0, then the nonce.
+    let mut tail = [[0u8; 16]; MAX_BURST];
     let mut task = [(0usize, 0u32); 8];
     // One keystream buffer for the whole call, wiped once at the end.
     let mut ks = Keystream([[0; 64]; 8]);
     let mut n = 0;
-    let mut kw = [0u32; 11];
     for i in 0..jobs.len() {
         if (select >> i) & 1 == 0 {
             continue;
@@ -64,33 +57,19 @@ pub(super) fn apply<L: Lane>(
             Blocks::KeyOnly => (0, 1),
             Blocks::DataOnly => (1, nblocks + 1),
         };
-        for (k, w) in jobs[i].key().chunks_exact(4).enumerate() {
-            kw[k] = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-        }
-        for (k, w) in jobs[i].nonce().chunks_exact(4).enumerate() {
-            kw[8 + k] = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-        }
+        tail[i][4..].copy_from_slice(&jobs[i].nonce());
         for ctr in first..end {
-            for (row, &w) in st.0[4..12].iter_mut().zip(&kw[..8]) {
-                row[n] = w;
-            }
-            st.0[12][n] = ctr;
-            for (row, &w) in st.0[13..16].iter_mut().zip(&kw[8..]) {
-                row[n] = w;
-            }
             task[n] = (i, ctr);
             n += 1;
             if n == 8 {
-                batch(&st, &task, 8, jobs, poly_keys, &mut ks);
+                batch(&task, 8, &tail, jobs, poly_keys, &mut ks);
                 n = 0;
             }
         }
     }
     if n > 0 {
-        batch(&st, &task, n, jobs, poly_keys, &mut ks);
+        batch(&task, n, &tail, jobs, poly_keys, &mut ks);
     }
-    wipe(&mut kw);
-    wipe(&mut st.0);
     wipe(&mut ks.0);
 }
 
@@ -110,10 +89,13 @@ fn rot<const L: i32, const R: i32>(x: __m256i) -> __m256i {
 #[target_feature(enable = "avx2")]
 fn rounds(x: &mut [__m256i; 16]) {
     // Byte shuffles within each 32-bit word: rotate left by 16 and by 8.
-    let r16 = _mm256_set_epi8(
+    // `black_box` hides the rotate-by-16 pattern, which LLVM would otherwise
+    // split into two word shuffles (`vpshuflw` + `vpshufhw`): one
+    // `vpshufb` is half the shuffle-port work.
+    let r16 = core::hint::black_box(_mm256_set_epi8(
         13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2, 13, 12, 15, 14, 9, 8, 11, 10, 5, 4,
         7, 6, 1, 0, 3, 2,
-    );
+    ));
     let r8 = _mm256_set_epi8(
         14, 13, 12, 15, 10, 9, 8, 11, 6, 5, 4, 7, 2, 1, 0, 3, 14, 13, 12, 15, 10, 9, 8, 11, 6, 5,
         4, 7, 2, 1, 0, 3,
@@ -180,22 +162,69 @@ fn transpose(r: [__m256i; 8]) -> [__m256i; 8] {
     ]
 }
 
-/// Runs the block function on the first `n` lanes of `st` and delivers each
-/// lane's block to its task.
+/// Runs the block function on the first `n` tasks (job, counter) and
+/// delivers each lane's block to its task. The input rows are built in
+/// registers: the eight keys transposed into rows 4..12, the eight
+/// counter-and-nonce rows into rows 12..16 (lanes past `n` repeat lane 0).
 #[target_feature(enable = "avx2")]
 fn batch<L: Lane>(
-    st: &State,
     task: &[(usize, u32); 8],
     n: usize,
+    tail: &[[u8; 16]; MAX_BURST],
     jobs: &mut [L],
     poly_keys: &mut [[u8; 32]; MAX_BURST],
     ks: &mut Keystream,
 ) {
-    let mut x = [_mm256_setzero_si256(); 16];
-    for (v, row) in x.iter_mut().zip(st.0.iter()) {
-        // SAFETY: `row` is 8 u32 = 32 bytes, 32-byte aligned by `State`.
-        *v = unsafe { _mm256_load_si256(row.as_ptr().cast()) };
-    }
+    let job = |l: usize| if l < n { task[l].0 } else { task[0].0 };
+    let key = |l: usize| {
+        // SAFETY: a key is 32 readable bytes (unaligned load).
+        unsafe { _mm256_loadu_si256(jobs[job(l)].key().as_ptr().cast()) }
+    };
+    let krows = transpose([
+        key(0),
+        key(1),
+        key(2),
+        key(3),
+        key(4),
+        key(5),
+        key(6),
+        key(7),
+    ]);
+    let row = |l: usize| {
+        let ctr = if l < n { task[l].1 } else { task[0].1 };
+        // SAFETY: `tail[job]` is 16 readable bytes (unaligned load).
+        let t = unsafe { _mm_loadu_si128(tail[job(l)].as_ptr().cast()) };
+        _mm_insert_epi32::<0>(t, ctr as i32)
+    };
+    // Lanes l and l + 4 share a register (one per 128-bit half), then a
+    // 4x4 transpose within each half gives rows in lane order 0..8.
+    let v0 = _mm256_set_m128i(row(4), row(0));
+    let v1 = _mm256_set_m128i(row(5), row(1));
+    let v2 = _mm256_set_m128i(row(6), row(2));
+    let v3 = _mm256_set_m128i(row(7), row(3));
+    let t0 = _mm256_unpacklo_epi32(v0, v1);
+    let t1 = _mm256_unpackhi_epi32(v0, v1);
+    let t2 = _mm256_unpacklo_epi32(v2, v3);
+    let t3 = _mm256_unpackhi_epi32(v2, v3);
+    let c = |w: u32| _mm256_set1_epi32(w as i32);
+    let mut x = [
+        c(SIGMA[0]),
+        c(SIGMA[1]),
+        c(SIGMA[2]),
+        c(SIGMA[3]),
+        krows[0],
+        krows[1],
+        krows[2],
+        krows[3],
+        krows[4],
+        krows[5],
+        krows[6],
+        krows[7],
+        _mm256_unpacklo_epi64(t0, t2),
+        _mm256_unpackhi_epi64(t0, t2),
+        _mm256_unpacklo_epi64(t1, t3),
+        _mm256_unpackhi_epi64(t1, t3),
+    ];
     let orig = x;
     rounds(&mut x);
     for (v, o) in x.iter_mut().zip(orig) {
