@@ -30,15 +30,50 @@ pub(super) enum Blocks {
 #[repr(C, align(32))]
 struct Keystream([[u8; 64]; 8]);
 
+/// Data blocks an open computed early, to fill the last batch of its key
+/// blocks (eight lanes cost the same as four): the keystream waits here
+/// until the tags are checked, and only verified jobs get it.
+pub(super) struct Held {
+    ks: Keystream,
+    task: [(usize, u32); 8],
+    /// Lanes `first..8` of `ks` are held blocks.
+    first: usize,
+    /// Per job, the last data block counter held (0: none).
+    upto: [u32; MAX_BURST],
+}
+
+impl Held {
+    /// Nothing held yet.
+    pub(super) fn new() -> Held {
+        Held {
+            ks: Keystream([[0; 64]; 8]),
+            task: [(0, 0); 8],
+            first: 8,
+            upto: [0; MAX_BURST],
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.first < 8 {
+            wipe(&mut self.ks.0);
+        }
+    }
+}
+
 /// Produces the chosen blocks for every job whose bit is set in `select`:
 /// counter-0 blocks go to `poly_keys[job]` (first 32 bytes), the others are
-/// XORed into the job's buffer.
+/// XORed into the job's buffer. With `held`, a `KeyOnly` call fills its
+/// last batch with data blocks kept in `held`, and a `DataOnly` call skips
+/// those and applies them from `held` to the selected jobs.
 #[target_feature(enable = "avx2")]
 pub(super) fn apply<L: Lane>(
     jobs: &mut [L],
     select: u32,
     blocks: Blocks,
     poly_keys: &mut [[u8; 32]; MAX_BURST],
+    held: Option<&mut Held>,
 ) {
     // Each job's last state row as bytes: counter 0, then the nonce.
     let mut tail = [[0u8; 16]; MAX_BURST];
@@ -52,25 +87,91 @@ pub(super) fn apply<L: Lane>(
         }
         // A buffer longer than MAX_LEN was refused up front, so this fits.
         let nblocks = jobs[i].data().len().div_ceil(64) as u32;
+        let skip = held.as_ref().map_or(0, |h| h.upto[i]);
         let (first, end) = match blocks {
             Blocks::All => (0, nblocks + 1),
             Blocks::KeyOnly => (0, 1),
-            Blocks::DataOnly => (1, nblocks + 1),
+            Blocks::DataOnly => (1 + skip, nblocks + 1),
         };
         tail[i][4..].copy_from_slice(&jobs[i].nonce());
         for ctr in first..end {
             task[n] = (i, ctr);
             n += 1;
             if n == 8 {
-                batch(&task, 8, &tail, jobs, poly_keys, &mut ks);
+                batch(&task, 8, 8, &tail, jobs, poly_keys, &mut ks);
                 n = 0;
             }
         }
     }
+    match (blocks, held) {
+        (Blocks::KeyOnly, Some(h)) if n > 0 => {
+            // Fill the last batch with the first data blocks, held back.
+            h.first = n;
+            'fill: for (i, j) in jobs.iter().enumerate() {
+                if (select >> i) & 1 == 0 {
+                    continue;
+                }
+                for ctr in 1..=j.data().len().div_ceil(64) as u32 {
+                    if n == 8 {
+                        break 'fill;
+                    }
+                    task[n] = (i, ctr);
+                    h.upto[i] = ctr;
+                    n += 1;
+                }
+            }
+            h.task = task;
+            batch(&task, n, h.first, &tail, jobs, poly_keys, &mut h.ks);
+            n = 0;
+        }
+        (Blocks::DataOnly, Some(h)) => {
+            for l in h.first..8 {
+                let (job, ctr) = h.task[l];
+                if ctr > 0 && (select >> job) & 1 == 1 {
+                    deliver(jobs, job, ctr, &h.ks.0[l], poly_keys);
+                }
+            }
+        }
+        _ => {}
+    }
     if n > 0 {
-        batch(&task, n, &tail, jobs, poly_keys, &mut ks);
+        batch(&task, n, 8, &tail, jobs, poly_keys, &mut ks);
     }
     wipe(&mut ks.0);
+}
+
+/// Puts block `blk` of `job` where it goes: counter 0 to its Poly1305 key,
+/// others XORed into its buffer at `(ctr - 1) * 64`.
+fn deliver<L: Lane>(
+    jobs: &mut [L],
+    job: usize,
+    ctr: u32,
+    blk: &[u8; 64],
+    poly_keys: &mut [[u8; 32]; MAX_BURST],
+) {
+    if ctr == 0 {
+        poly_keys[job].copy_from_slice(&blk[..32]);
+        return;
+    }
+    let buf = jobs[job].data_mut();
+    let off = (ctr as usize - 1) * 64;
+    let end = buf.len().min(off + 64);
+    let chunk = &mut buf[off..end];
+    if let Some(c) = chunk.first_chunk_mut::<64>() {
+        // Two 32-byte halves as u128 pairs: LLVM makes vector XORs of them.
+        for (d, k) in c.chunks_exact_mut(16).zip(blk.chunks_exact(16)) {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(d);
+            let mut b = [0u8; 16];
+            b.copy_from_slice(k);
+            let x = u128::from_le_bytes(a) ^ u128::from_le_bytes(b);
+            d.copy_from_slice(&x.to_le_bytes());
+        }
+    } else {
+        for (d, k) in chunk.iter_mut().zip(blk.iter()) {
+            *d ^= k;
+        }
+    }
 }
 
 /// Rotates each 32-bit lane left by 16 or 8 with one byte shuffle.
@@ -170,6 +271,7 @@ fn transpose(r: [__m256i; 8]) -> [__m256i; 8] {
 fn batch<L: Lane>(
     task: &[(usize, u32); 8],
     n: usize,
+    keep_from: usize,
     tail: &[[u8; 16]; MAX_BURST],
     jobs: &mut [L],
     poly_keys: &mut [[u8; 32]; MAX_BURST],
@@ -240,31 +342,9 @@ fn batch<L: Lane>(
             _mm256_store_si256(blk.as_mut_ptr().add(32).cast(), *h);
         }
     }
-    for (&(job, ctr), blk) in task.iter().zip(ks.0.iter()).take(n) {
-        if ctr == 0 {
-            poly_keys[job].copy_from_slice(&blk[..32]);
-            continue;
-        }
-        let buf = jobs[job].data_mut();
-        let off = (ctr as usize - 1) * 64;
-        let end = buf.len().min(off + 64);
-        let chunk = &mut buf[off..end];
-        if chunk.len() == 64 {
-            let p = chunk.as_mut_ptr();
-            // SAFETY: `chunk` is exactly 64 writable bytes (unaligned loads
-            // and stores), `blk` is 64 aligned bytes.
-            unsafe {
-                let k0 = _mm256_load_si256(blk.as_ptr().cast());
-                let k1 = _mm256_load_si256(blk.as_ptr().add(32).cast());
-                let d0 = _mm256_loadu_si256(p.cast());
-                let d1 = _mm256_loadu_si256(p.add(32).cast());
-                _mm256_storeu_si256(p.cast(), _mm256_xor_si256(d0, k0));
-                _mm256_storeu_si256(p.add(32).cast(), _mm256_xor_si256(d1, k1));
-            }
-        } else {
-            for (d, k) in chunk.iter_mut().zip(blk.iter()) {
-                *d ^= k;
-            }
+    for (l, (&(job, ctr), blk)) in task.iter().zip(ks.0.iter()).take(n).enumerate() {
+        if l < keep_from || ctr == 0 {
+            deliver(jobs, job, ctr, blk, poly_keys);
         }
     }
 }

@@ -515,7 +515,13 @@ unsafe fn avx2_seal<L: Lane>(jobs: &mut [L], max_len: usize) -> Result<(), Burst
         used: jobs.len(),
     };
     let lanes = lane_mask(jobs, max_len);
-    chacha_avx2::apply(jobs, lanes, chacha_avx2::Blocks::All, &mut s.poly_keys);
+    chacha_avx2::apply(
+        jobs,
+        lanes,
+        chacha_avx2::Blocks::All,
+        &mut s.poly_keys,
+        None,
+    );
     poly1305_avx2::tags(jobs, lanes, &s.poly_keys, &mut s.tags);
     for (i, (j, t)) in jobs.iter_mut().zip(s.tags.iter()).enumerate() {
         if (lanes >> i) & 1 == 1 {
@@ -539,7 +545,9 @@ unsafe fn avx2_open<L: Lane>(jobs: &mut [L], max_len: usize) -> u32 {
         used: jobs.len(),
     };
     let lanes = lane_mask(jobs, max_len);
-    chacha_avx2::apply(jobs, lanes, chacha_avx2::Blocks::KeyOnly, &mut s.poly_keys);
+    let mut held = chacha_avx2::Held::new();
+    let keys_only = chacha_avx2::Blocks::KeyOnly;
+    chacha_avx2::apply(jobs, lanes, keys_only, &mut s.poly_keys, Some(&mut held));
     poly1305_avx2::tags(jobs, lanes, &s.poly_keys, &mut s.tags);
     let mut ok = 0u32;
     let mut long = 0u32;
@@ -552,6 +560,12 @@ unsafe fn avx2_open<L: Lane>(jobs: &mut [L], max_len: usize) -> u32 {
     }
     // Decrypt only what verified: a forged packet keeps its ciphertext and
     // never disturbs another lane. The verdict is public (it is returned).
-    chacha_avx2::apply(jobs, ok, chacha_avx2::Blocks::DataOnly, &mut s.poly_keys);
+    chacha_avx2::apply(
+        jobs,
+        ok,
+        chacha_avx2::Blocks::DataOnly,
+        &mut s.poly_keys,
+        Some(&mut held),
+    );
     ok | long
 }
