@@ -142,6 +142,7 @@ pub(super) fn apply<L: Lane>(
 
 /// Puts block `blk` of `job` where it goes: counter 0 to its Poly1305 key,
 /// others XORed into its buffer at `(ctr - 1) * 64`.
+#[target_feature(enable = "avx2")]
 fn deliver<L: Lane>(
     jobs: &mut [L],
     job: usize,
@@ -157,15 +158,17 @@ fn deliver<L: Lane>(
     let off = (ctr as usize - 1) * 64;
     let end = buf.len().min(off + 64);
     let chunk = &mut buf[off..end];
-    if let Some(c) = chunk.first_chunk_mut::<64>() {
-        // Two 32-byte halves as u128 pairs: LLVM makes vector XORs of them.
-        for (d, k) in c.chunks_exact_mut(16).zip(blk.chunks_exact(16)) {
-            let mut a = [0u8; 16];
-            a.copy_from_slice(d);
-            let mut b = [0u8; 16];
-            b.copy_from_slice(k);
-            let x = u128::from_le_bytes(a) ^ u128::from_le_bytes(b);
-            d.copy_from_slice(&x.to_le_bytes());
+    if chunk.len() == 64 {
+        let p = chunk.as_mut_ptr();
+        // SAFETY: `chunk` is exactly 64 writable bytes and `blk` 64 readable
+        // ones (unaligned loads and stores).
+        unsafe {
+            let k0 = _mm256_loadu_si256(blk.as_ptr().cast());
+            let k1 = _mm256_loadu_si256(blk.as_ptr().add(32).cast());
+            let d0 = _mm256_loadu_si256(p.cast());
+            let d1 = _mm256_loadu_si256(p.add(32).cast());
+            _mm256_storeu_si256(p.cast(), _mm256_xor_si256(d0, k0));
+            _mm256_storeu_si256(p.add(32).cast(), _mm256_xor_si256(d1, k1));
         }
     } else {
         for (d, k) in chunk.iter_mut().zip(blk.iter()) {
