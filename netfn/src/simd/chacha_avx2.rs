@@ -7,6 +7,14 @@
 //! Poly1305 key) and one data block, a 1420-byte one its key block and 23
 //! data blocks. Lengths and counters are public, so the packing may depend
 //! on them; key and data bytes only ever pass through lane arithmetic.
+//!
+//! A batch builds its sixteen input rows in registers (the eight keys
+//! loaded and transposed, the counter-and-nonce rows likewise), runs the
+//! rounds, transposes back and delivers each block (a Poly1305 key, or
+//! keystream XORed into its buffer).
+//! An open first needs only the key blocks (the tags are checked before
+//! anything is decrypted), so it fills the last, partial batch of those
+//! with data blocks that wait in [`Held`] until the verdict.
 
 use core::arch::x86_64::*;
 
