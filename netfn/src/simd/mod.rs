@@ -394,24 +394,21 @@ fn lane_mask<L: Lane>(jobs: &[L], max_len: usize) -> u32 {
         return m;
     }
     // The eligible jobs sorted by Poly1305 length, as `poly1305_avx2::tags`
-    // sorts them (same key, same stable insertion sort).
-    let mut order = [0usize; MAX_BURST];
-    let mut steps = [0usize; MAX_BURST];
+    // sorts them: by (length, index), packed in one word (index in the low
+    // five bits), a total order, so any sort gives the same groups.
+    let mut key = [0usize; MAX_BURST];
     let mut count = 0;
     for (i, j) in jobs.iter().enumerate().take(MAX_BURST) {
         if (m >> i) & 1 == 1 {
-            order[count] = i;
-            steps[count] = poly_blocks(j);
+            key[count] = (poly_blocks(j) << 5) | i;
             count += 1;
         }
     }
-    for i in 1..count {
-        let mut k = i;
-        while k > 0 && steps[k - 1] > steps[k] {
-            order.swap(k - 1, k);
-            steps.swap(k - 1, k);
-            k -= 1;
-        }
+    key[..count].sort_unstable();
+    let mut order = [0usize; MAX_BURST];
+    let mut steps = [0usize; MAX_BURST];
+    for (t, &k) in key[..count].iter().enumerate() {
+        (order[t], steps[t]) = (k & 31, k >> 5);
     }
     // Dropping sorted positions start..start + drop costs their extra in
     // `ring`, plus 27 per step of every group's last (longest) member:

@@ -32,24 +32,22 @@ pub(super) fn tags<L: Lane>(
     keys: &[[u8; 32]; MAX_BURST],
     tags: &mut [[u8; TAG_LEN]; MAX_BURST],
 ) {
+    // Sorted by (block count, index), packed in one word (index in the low
+    // five bits), so each group of four has similar lengths and few lanes
+    // idle; `lane_mask` chose the lanes for exactly these groups.
+    let mut key = [0usize; MAX_BURST];
     let mut count = 0;
-    let mut order = [0usize; MAX_BURST];
-    let mut blocks = [0usize; MAX_BURST];
     for (i, j) in jobs.iter().enumerate().take(MAX_BURST) {
         if (select >> i) & 1 == 1 {
-            order[count] = i;
+            let blocks = j.aad().len().div_ceil(16) + j.data().len().div_ceil(16) + 1;
+            key[count] = (blocks << 5) | i;
             count += 1;
         }
-        blocks[i] = j.aad().len().div_ceil(16) + j.data().len().div_ceil(16) + 1;
     }
-    // Insertion sort by block count (public lengths) so each group of four
-    // has similar lengths and few lanes idle.
-    for i in 1..count {
-        let mut k = i;
-        while k > 0 && blocks[order[k - 1]] > blocks[order[k]] {
-            order.swap(k - 1, k);
-            k -= 1;
-        }
+    key[..count].sort_unstable();
+    let mut order = [0usize; MAX_BURST];
+    for (o, &k) in order.iter_mut().zip(&key[..count]) {
+        *o = k & 31;
     }
     for group in order[..count].chunks(4) {
         group4(jobs, group, keys, tags);
