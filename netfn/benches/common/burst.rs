@@ -353,7 +353,13 @@ pub fn run(full: bool, ghz: f64) {
                     s.0.push(b.run(v));
                 }
                 let c = s.median_per_packet() * 32.0 / n as f64;
-                println!("{label}, burst of {n}: {} {c:.0} cycles/packet", v.name());
+                let probe = 0u8;
+                println!(
+                    "{label}, burst of {n}: {} {c:.0} cycles/packet (buf % 4096 = {}, stack % 4096 = {})",
+                    v.name(),
+                    (b.bufs[0].as_ptr() as usize + HEADROOM) % 4096,
+                    core::ptr::addr_of!(probe) as usize % 4096
+                );
                 continue;
             }
             let mut samples: Vec<Samples> = variants.iter().map(|_| Samples::default()).collect();
