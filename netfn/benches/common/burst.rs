@@ -340,6 +340,28 @@ pub fn run(full: bool, ghz: f64) {
         {
             let mut b = BurstBench::new(n, sizes);
             cross_check(&mut b, &paths);
+            // WG_BENCH_BURST_SPIN=seal|open loops that AVX2 burst alone (for `perf`).
+            if let Ok(what) = std::env::var("WG_BENCH_BURST_SPIN") {
+                let p = *paths.last().unwrap_or(&Path::Scalar);
+                let v = if what == "open" {
+                    Variant::BurstOpen(p)
+                } else {
+                    Variant::BurstSeal(p)
+                };
+                let mut s = Samples::default();
+                for _ in 0..200_000 {
+                    s.0.push(b.run(v));
+                }
+                let c = s.median_per_packet() * 32.0 / n as f64;
+                let probe = 0u8;
+                println!(
+                    "{label}, burst of {n}: {} {c:.0} cycles/packet (buf % 4096 = {}, stack % 4096 = {})",
+                    v.name(),
+                    (b.bufs[0].as_ptr() as usize + HEADROOM) % 4096,
+                    core::ptr::addr_of!(probe) as usize % 4096
+                );
+                continue;
+            }
             let mut samples: Vec<Samples> = variants.iter().map(|_| Samples::default()).collect();
             for &v in &variants {
                 for _ in 0..10 {

@@ -7,6 +7,14 @@
 //! Poly1305 key) and one data block, a 1420-byte one its key block and 23
 //! data blocks. Lengths and counters are public, so the packing may depend
 //! on them; key and data bytes only ever pass through lane arithmetic.
+//!
+//! A batch builds its sixteen input rows in registers (the eight keys
+//! loaded and transposed, the counter-and-nonce rows likewise), runs the
+//! rounds, transposes back and delivers each block (a Poly1305 key, or
+//! keystream XORed into its buffer).
+//! An open first needs only the key blocks (the tags are checked before
+//! anything is decrypted), so it fills the last, partial batch of those
+//! with data blocks that wait in [`Held`] until the verdict.
 
 use core::arch::x86_64::*;
 
@@ -30,68 +38,151 @@ pub(super) enum Blocks {
 #[repr(C, align(32))]
 struct Keystream([[u8; 64]; 8]);
 
-/// The sixteen state rows, lane `l` of row `w` being word `w` of block `l`.
-#[repr(C, align(32))]
-struct State([[u32; 8]; 16]);
+/// Data blocks an open computed early, to fill the last batch of its key
+/// blocks (eight lanes cost the same as four): the keystream waits here
+/// until the tags are checked, and only verified jobs get it.
+pub(super) struct Held {
+    ks: Keystream,
+    task: [(usize, u32); 8],
+    /// Lanes `first..8` of `ks` are held blocks.
+    first: usize,
+    /// Per job, the last data block counter held (0: none).
+    upto: [u32; MAX_BURST],
+}
+
+impl Held {
+    /// Nothing held yet.
+    pub(super) fn new() -> Held {
+        Held {
+            ks: Keystream([[0; 64]; 8]),
+            task: [(0, 0); 8],
+            first: 8,
+            upto: [0; MAX_BURST],
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.first < 8 {
+            wipe(&mut self.ks.0);
+        }
+    }
+}
 
 /// Produces the chosen blocks for every job whose bit is set in `select`:
 /// counter-0 blocks go to `poly_keys[job]` (first 32 bytes), the others are
-/// XORed into the job's buffer.
+/// XORed into the job's buffer. With `held`, a `KeyOnly` call fills its
+/// last batch with data blocks kept in `held`, and a `DataOnly` call skips
+/// those and applies them from `held` to the selected jobs.
 #[target_feature(enable = "avx2")]
 pub(super) fn apply<L: Lane>(
     jobs: &mut [L],
     select: u32,
     blocks: Blocks,
     poly_keys: &mut [[u8; 32]; MAX_BURST],
+    held: Option<&mut Held>,
 ) {
-    let mut st = State([[0; 8]; 16]);
-    for (row, c) in st.0.iter_mut().zip(SIGMA) {
-        *row = [c; 8];
-    }
+    // Each job's last state row as bytes: counter 0, then the nonce.
+    let mut tail = [[0u8; 16]; MAX_BURST];
     let mut task = [(0usize, 0u32); 8];
     // One keystream buffer for the whole call, wiped once at the end.
     let mut ks = Keystream([[0; 64]; 8]);
     let mut n = 0;
-    let mut kw = [0u32; 11];
     for i in 0..jobs.len() {
         if (select >> i) & 1 == 0 {
             continue;
         }
         // A buffer longer than MAX_LEN was refused up front, so this fits.
         let nblocks = jobs[i].data().len().div_ceil(64) as u32;
+        let skip = held.as_ref().map_or(0, |h| h.upto[i]);
         let (first, end) = match blocks {
             Blocks::All => (0, nblocks + 1),
             Blocks::KeyOnly => (0, 1),
-            Blocks::DataOnly => (1, nblocks + 1),
+            Blocks::DataOnly => (1 + skip, nblocks + 1),
         };
-        for (k, w) in jobs[i].key().chunks_exact(4).enumerate() {
-            kw[k] = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-        }
-        for (k, w) in jobs[i].nonce().chunks_exact(4).enumerate() {
-            kw[8 + k] = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-        }
+        tail[i][4..].copy_from_slice(&jobs[i].nonce());
         for ctr in first..end {
-            for (row, &w) in st.0[4..12].iter_mut().zip(&kw[..8]) {
-                row[n] = w;
-            }
-            st.0[12][n] = ctr;
-            for (row, &w) in st.0[13..16].iter_mut().zip(&kw[8..]) {
-                row[n] = w;
-            }
             task[n] = (i, ctr);
             n += 1;
             if n == 8 {
-                batch(&st, &task, 8, jobs, poly_keys, &mut ks);
+                batch(&task, 8, 8, &tail, jobs, poly_keys, &mut ks);
                 n = 0;
             }
         }
     }
-    if n > 0 {
-        batch(&st, &task, n, jobs, poly_keys, &mut ks);
+    match (blocks, held) {
+        (Blocks::KeyOnly, Some(h)) if n > 0 => {
+            // Fill the last batch with the first data blocks, held back.
+            h.first = n;
+            'fill: for (i, j) in jobs.iter().enumerate() {
+                if (select >> i) & 1 == 0 {
+                    continue;
+                }
+                for ctr in 1..=j.data().len().div_ceil(64) as u32 {
+                    if n == 8 {
+                        break 'fill;
+                    }
+                    task[n] = (i, ctr);
+                    h.upto[i] = ctr;
+                    n += 1;
+                }
+            }
+            h.task = task;
+            batch(&task, n, h.first, &tail, jobs, poly_keys, &mut h.ks);
+            n = 0;
+        }
+        (Blocks::DataOnly, Some(h)) => {
+            for l in h.first..8 {
+                let (job, ctr) = h.task[l];
+                if ctr > 0 && (select >> job) & 1 == 1 {
+                    deliver(jobs, job, ctr, &h.ks.0[l], poly_keys);
+                }
+            }
+        }
+        _ => {}
     }
-    wipe(&mut kw);
-    wipe(&mut st.0);
+    if n > 0 {
+        batch(&task, n, 8, &tail, jobs, poly_keys, &mut ks);
+    }
     wipe(&mut ks.0);
+}
+
+/// Puts block `blk` of `job` where it goes: counter 0 to its Poly1305 key,
+/// others XORed into its buffer at `(ctr - 1) * 64`.
+#[target_feature(enable = "avx2")]
+fn deliver<L: Lane>(
+    jobs: &mut [L],
+    job: usize,
+    ctr: u32,
+    blk: &[u8; 64],
+    poly_keys: &mut [[u8; 32]; MAX_BURST],
+) {
+    if ctr == 0 {
+        poly_keys[job].copy_from_slice(&blk[..32]);
+        return;
+    }
+    let buf = jobs[job].data_mut();
+    let off = (ctr as usize - 1) * 64;
+    let end = buf.len().min(off + 64);
+    let chunk = &mut buf[off..end];
+    if chunk.len() == 64 {
+        let p = chunk.as_mut_ptr();
+        // SAFETY: `chunk` is exactly 64 writable bytes and `blk` 64 readable
+        // ones (unaligned loads and stores).
+        unsafe {
+            let k0 = _mm256_loadu_si256(blk.as_ptr().cast());
+            let k1 = _mm256_loadu_si256(blk.as_ptr().add(32).cast());
+            let d0 = _mm256_loadu_si256(p.cast());
+            let d1 = _mm256_loadu_si256(p.add(32).cast());
+            _mm256_storeu_si256(p.cast(), _mm256_xor_si256(d0, k0));
+            _mm256_storeu_si256(p.add(32).cast(), _mm256_xor_si256(d1, k1));
+        }
+    } else {
+        for (d, k) in chunk.iter_mut().zip(blk.iter()) {
+            *d ^= k;
+        }
+    }
 }
 
 /// Rotates each 32-bit lane left by 16 or 8 with one byte shuffle.
@@ -110,10 +201,13 @@ fn rot<const L: i32, const R: i32>(x: __m256i) -> __m256i {
 #[target_feature(enable = "avx2")]
 fn rounds(x: &mut [__m256i; 16]) {
     // Byte shuffles within each 32-bit word: rotate left by 16 and by 8.
-    let r16 = _mm256_set_epi8(
+    // `black_box` hides the rotate-by-16 pattern, which LLVM would otherwise
+    // split into two word shuffles (`vpshuflw` + `vpshufhw`): one
+    // `vpshufb` is half the shuffle-port work.
+    let r16 = core::hint::black_box(_mm256_set_epi8(
         13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2, 13, 12, 15, 14, 9, 8, 11, 10, 5, 4,
         7, 6, 1, 0, 3, 2,
-    );
+    ));
     let r8 = _mm256_set_epi8(
         14, 13, 12, 15, 10, 9, 8, 11, 6, 5, 4, 7, 2, 1, 0, 3, 14, 13, 12, 15, 10, 9, 8, 11, 6, 5,
         4, 7, 2, 1, 0, 3,
@@ -180,22 +274,70 @@ fn transpose(r: [__m256i; 8]) -> [__m256i; 8] {
     ]
 }
 
-/// Runs the block function on the first `n` lanes of `st` and delivers each
-/// lane's block to its task.
+/// Runs the block function on the first `n` tasks (job, counter) and
+/// delivers each lane's block to its task. The input rows are built in
+/// registers: the eight keys transposed into rows 4..12, the eight
+/// counter-and-nonce rows into rows 12..16 (lanes past `n` repeat lane 0).
 #[target_feature(enable = "avx2")]
 fn batch<L: Lane>(
-    st: &State,
     task: &[(usize, u32); 8],
     n: usize,
+    keep_from: usize,
+    tail: &[[u8; 16]; MAX_BURST],
     jobs: &mut [L],
     poly_keys: &mut [[u8; 32]; MAX_BURST],
     ks: &mut Keystream,
 ) {
-    let mut x = [_mm256_setzero_si256(); 16];
-    for (v, row) in x.iter_mut().zip(st.0.iter()) {
-        // SAFETY: `row` is 8 u32 = 32 bytes, 32-byte aligned by `State`.
-        *v = unsafe { _mm256_load_si256(row.as_ptr().cast()) };
-    }
+    let job = |l: usize| if l < n { task[l].0 } else { task[0].0 };
+    let key = |l: usize| {
+        // SAFETY: a key is 32 readable bytes (unaligned load).
+        unsafe { _mm256_loadu_si256(jobs[job(l)].key().as_ptr().cast()) }
+    };
+    let krows = transpose([
+        key(0),
+        key(1),
+        key(2),
+        key(3),
+        key(4),
+        key(5),
+        key(6),
+        key(7),
+    ]);
+    let row = |l: usize| {
+        let ctr = if l < n { task[l].1 } else { task[0].1 };
+        // SAFETY: `tail[job]` is 16 readable bytes (unaligned load).
+        let t = unsafe { _mm_loadu_si128(tail[job(l)].as_ptr().cast()) };
+        _mm_insert_epi32::<0>(t, ctr as i32)
+    };
+    // Lanes l and l + 4 share a register (one per 128-bit half), then a
+    // 4x4 transpose within each half gives rows in lane order 0..8.
+    let v0 = _mm256_set_m128i(row(4), row(0));
+    let v1 = _mm256_set_m128i(row(5), row(1));
+    let v2 = _mm256_set_m128i(row(6), row(2));
+    let v3 = _mm256_set_m128i(row(7), row(3));
+    let t0 = _mm256_unpacklo_epi32(v0, v1);
+    let t1 = _mm256_unpackhi_epi32(v0, v1);
+    let t2 = _mm256_unpacklo_epi32(v2, v3);
+    let t3 = _mm256_unpackhi_epi32(v2, v3);
+    let c = |w: u32| _mm256_set1_epi32(w as i32);
+    let mut x = [
+        c(SIGMA[0]),
+        c(SIGMA[1]),
+        c(SIGMA[2]),
+        c(SIGMA[3]),
+        krows[0],
+        krows[1],
+        krows[2],
+        krows[3],
+        krows[4],
+        krows[5],
+        krows[6],
+        krows[7],
+        _mm256_unpacklo_epi64(t0, t2),
+        _mm256_unpackhi_epi64(t0, t2),
+        _mm256_unpacklo_epi64(t1, t3),
+        _mm256_unpackhi_epi64(t1, t3),
+    ];
     let orig = x;
     rounds(&mut x);
     for (v, o) in x.iter_mut().zip(orig) {
@@ -211,31 +353,9 @@ fn batch<L: Lane>(
             _mm256_store_si256(blk.as_mut_ptr().add(32).cast(), *h);
         }
     }
-    for (&(job, ctr), blk) in task.iter().zip(ks.0.iter()).take(n) {
-        if ctr == 0 {
-            poly_keys[job].copy_from_slice(&blk[..32]);
-            continue;
-        }
-        let buf = jobs[job].data_mut();
-        let off = (ctr as usize - 1) * 64;
-        let end = buf.len().min(off + 64);
-        let chunk = &mut buf[off..end];
-        if chunk.len() == 64 {
-            let p = chunk.as_mut_ptr();
-            // SAFETY: `chunk` is exactly 64 writable bytes (unaligned loads
-            // and stores), `blk` is 64 aligned bytes.
-            unsafe {
-                let k0 = _mm256_load_si256(blk.as_ptr().cast());
-                let k1 = _mm256_load_si256(blk.as_ptr().add(32).cast());
-                let d0 = _mm256_loadu_si256(p.cast());
-                let d1 = _mm256_loadu_si256(p.add(32).cast());
-                _mm256_storeu_si256(p.cast(), _mm256_xor_si256(d0, k0));
-                _mm256_storeu_si256(p.add(32).cast(), _mm256_xor_si256(d1, k1));
-            }
-        } else {
-            for (d, k) in chunk.iter_mut().zip(blk.iter()) {
-                *d ^= k;
-            }
+    for (l, (&(job, ctr), blk)) in task.iter().zip(ks.0.iter()).take(n).enumerate() {
+        if l < keep_from || ctr == 0 {
+            deliver(jobs, job, ctr, blk, poly_keys);
         }
     }
 }

@@ -21,11 +21,12 @@
 //! - [`Path::Avx2`] is the fast path; [`Path::Scalar`] is `ring`, one packet
 //!   at a time, for CPUs (or kernels) without AVX2 state.
 //! - Within the AVX2 path, lanes take the packets of up to [`LANE_MAX_LEN`]
-//!   bytes in whole groups of four; longer packets (and the odd one to three
-//!   short ones) go to `ring`, whose fused AVX2 code (scalar Poly1305
-//!   interleaved with vector ChaCha) is ahead once the fixed cost is shared
-//!   out. On the Zen 3 machine here the lanes roughly break even with `ring`
-//!   near 200 bytes; see `cargo bench -p netfn` for the figures.
+//!   bytes in whole groups of four; longer packets (and the one to three
+//!   left over, picked so the Poly1305 groups stay even) go to `ring`, whose
+//!   fused AVX2 code (scalar Poly1305 interleaved with vector ChaCha) is
+//!   ahead per byte. On the Zen 3 machine here the lanes seal 64-byte
+//!   packets at about twice `ring`'s speed and break even near 850 bytes;
+//!   see `WG_BENCH_BURST_ONLY=1 cargo bench -p netfn` for the figures.
 //!
 //! Nothing branches on or indexes by a key, nonce or data byte: lengths and
 //! the per-packet verdict of an open are public, everything else is
@@ -55,10 +56,11 @@ pub const TAG_LEN: usize = 16;
 pub const MAX_BURST: usize = 32;
 
 /// Longest buffer sealed in SIMD lanes; longer ones go to `ring` one at a
-/// time. Lanes win where the fixed per-packet work dominates; past a few
-/// blocks `ring`'s fused AVX2 code (scalar Poly1305 interleaved with vector
-/// ChaCha) is ahead. Measured crossover on Zen 3: about 200 bytes.
-pub const LANE_MAX_LEN: usize = 192;
+/// time. Lanes win on the fixed per-packet work; per byte `ring`'s fused
+/// AVX2 code (scalar Poly1305 interleaved with vector ChaCha) is ahead:
+/// about 1.2 against 1.4 cycles per byte on Zen 3, where the two cross near
+/// 850 bytes (lanes 1.15x `ring` at 512 bytes, 0.97x at 1420).
+pub const LANE_MAX_LEN: usize = 768;
 
 /// Longest buffer ChaCha20's 32-bit block counter allows (RFC 8439 2.8).
 pub const MAX_LEN: u64 = (u32::MAX as u64) * 64;
@@ -364,22 +366,79 @@ fn tags_equal(a: &[u8; TAG_LEN], b: &[u8; TAG_LEN]) -> u32 {
     u32::from(folded.ct_eq(&0).unwrap_u8())
 }
 
+/// Poly1305 blocks of a job: AAD and buffer, each padded, and the lengths.
+fn poly_blocks<L: Lane>(j: &L) -> usize {
+    j.aad().len().div_ceil(16) + j.data().len().div_ceil(16) + 1
+}
+
 /// Bit `i` set for each job that goes to the lanes: no longer than
 /// `max_len`, and in whole groups of four (a Poly1305 group, and a full
-/// ChaCha batch for two-block packets); the last one to three eligible jobs
-/// go to `ring`, because a lane group costs the same with one packet as with
-/// four (measured: IMIX bursts of 8 lost a quarter of their speed).
+/// ChaCha batch for two-block packets), because a lane group costs the same
+/// with one packet as with four. Which one to three go to `ring` instead
+/// matters with mixed lengths: Poly1305 groups are the lanes sorted by
+/// length, four at a time, and a group runs as many steps as its longest
+/// message, so dropping the wrong ones leaves uneven groups (a 576-byte
+/// packet beside three 64-byte ones costs them 32 idle steps each). The
+/// dropped ones are a run of the sorted jobs, the run chosen by a cost model
+/// of this machine's measured figures (cycles): a Poly1305 group step 27, a
+/// ChaCha block in lanes 48, a packet through `ring` 420 + 1.2 per byte.
+/// Lengths are public, so choosing by them leaks nothing.
 fn lane_mask<L: Lane>(jobs: &[L], max_len: usize) -> u32 {
     let mut m = 0u32;
     for (i, j) in jobs.iter().enumerate() {
         m |= u32::from(j.data().len() <= max_len && j.aad().len() <= max_len) << i;
     }
-    if max_len == usize::MAX {
-        // Forced lanes (tests): every job, however few.
+    let drop = m.count_ones() as usize % 4;
+    if max_len == usize::MAX || drop == 0 {
+        // Forced lanes (tests) take every job, however few.
         return m;
     }
-    for _ in 0..m.count_ones() % 4 {
-        m &= !(1u32 << (31 - m.leading_zeros()));
+    // The eligible jobs sorted by Poly1305 length, as `poly1305_avx2::tags`
+    // sorts them: by (length, index), packed in one word (index in the low
+    // five bits), a total order, so any sort gives the same groups.
+    let mut key = [0usize; MAX_BURST];
+    let mut count = 0;
+    for (i, j) in jobs.iter().enumerate().take(MAX_BURST) {
+        if (m >> i) & 1 == 1 {
+            key[count] = (poly_blocks(j) << 5) | i;
+            count += 1;
+        }
+    }
+    key[..count].sort_unstable();
+    let mut order = [0usize; MAX_BURST];
+    let mut steps = [0usize; MAX_BURST];
+    for (t, &k) in key[..count].iter().enumerate() {
+        (order[t], steps[t]) = (k & 31, k >> 5);
+    }
+    // Dropping sorted positions start..start + drop costs their extra in
+    // `ring`, plus 27 per step of every group's last (longest) member:
+    // before the run a group ends where (t + 1) % 4 == 0, after it where
+    // (t + 1 - drop) % 4 == 0. Prefix and suffix sums make each start O(1).
+    let mut before = [0usize; MAX_BURST + 1];
+    let mut after = [0usize; MAX_BURST + 1];
+    let mut extra = [0usize; MAX_BURST + 1];
+    for t in 0..count {
+        let j = &jobs[order[t]];
+        let len = j.data().len() + j.aad().len();
+        let ring = 420 + len + len / 5;
+        let lanes = 48 * (j.data().len().div_ceil(64) + 1);
+        extra[t + 1] = extra[t] + ring.saturating_sub(lanes);
+        let ends = usize::from((t + 1).is_multiple_of(4));
+        before[t + 1] = before[t] + ends * 27 * steps[t];
+    }
+    for t in (0..count).rev() {
+        let ends = usize::from((t + 1 + 4 - drop).is_multiple_of(4));
+        after[t] = after[t + 1] + ends * 27 * steps[t];
+    }
+    let (mut best, mut best_cost) = (0, usize::MAX);
+    for start in 0..=count - drop {
+        let cost = before[start] + (extra[start + drop] - extra[start]) + after[start + drop];
+        if cost < best_cost {
+            (best, best_cost) = (start, cost);
+        }
+    }
+    for &i in &order[best..best + drop] {
+        m &= !(1u32 << i);
     }
     m
 }
@@ -421,12 +480,22 @@ fn wipe<T: Plain>(x: &mut T) {
 struct Scratch {
     poly_keys: [[u8; 32]; MAX_BURST],
     tags: [[u8; TAG_LEN]; MAX_BURST],
+    /// Entries the burst used (only those are wiped: a burst of 8 spent
+    /// a tenth of its time wiping all 32).
+    used: usize,
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        wipe(&mut self.poly_keys);
-        wipe(&mut self.tags);
+        for (k, t) in self
+            .poly_keys
+            .iter_mut()
+            .zip(self.tags.iter_mut())
+            .take(self.used)
+        {
+            wipe(k);
+            wipe(t);
+        }
     }
 }
 
@@ -440,9 +509,16 @@ unsafe fn avx2_seal<L: Lane>(jobs: &mut [L], max_len: usize) -> Result<(), Burst
     let mut s = Scratch {
         poly_keys: [[0; 32]; MAX_BURST],
         tags: [[0; TAG_LEN]; MAX_BURST],
+        used: jobs.len(),
     };
     let lanes = lane_mask(jobs, max_len);
-    chacha_avx2::apply(jobs, lanes, chacha_avx2::Blocks::All, &mut s.poly_keys);
+    chacha_avx2::apply(
+        jobs,
+        lanes,
+        chacha_avx2::Blocks::All,
+        &mut s.poly_keys,
+        None,
+    );
     poly1305_avx2::tags(jobs, lanes, &s.poly_keys, &mut s.tags);
     for (i, (j, t)) in jobs.iter_mut().zip(s.tags.iter()).enumerate() {
         if (lanes >> i) & 1 == 1 {
@@ -463,9 +539,12 @@ unsafe fn avx2_open<L: Lane>(jobs: &mut [L], max_len: usize) -> u32 {
     let mut s = Scratch {
         poly_keys: [[0; 32]; MAX_BURST],
         tags: [[0; TAG_LEN]; MAX_BURST],
+        used: jobs.len(),
     };
     let lanes = lane_mask(jobs, max_len);
-    chacha_avx2::apply(jobs, lanes, chacha_avx2::Blocks::KeyOnly, &mut s.poly_keys);
+    let mut held = chacha_avx2::Held::new();
+    let keys_only = chacha_avx2::Blocks::KeyOnly;
+    chacha_avx2::apply(jobs, lanes, keys_only, &mut s.poly_keys, Some(&mut held));
     poly1305_avx2::tags(jobs, lanes, &s.poly_keys, &mut s.tags);
     let mut ok = 0u32;
     let mut long = 0u32;
@@ -478,6 +557,12 @@ unsafe fn avx2_open<L: Lane>(jobs: &mut [L], max_len: usize) -> u32 {
     }
     // Decrypt only what verified: a forged packet keeps its ciphertext and
     // never disturbs another lane. The verdict is public (it is returned).
-    chacha_avx2::apply(jobs, ok, chacha_avx2::Blocks::DataOnly, &mut s.poly_keys);
+    chacha_avx2::apply(
+        jobs,
+        ok,
+        chacha_avx2::Blocks::DataOnly,
+        &mut s.poly_keys,
+        Some(&mut held),
+    );
     ok | long
 }

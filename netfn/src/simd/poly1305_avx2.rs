@@ -5,65 +5,22 @@
 //!
 //! The AEAD message (RFC 8439 2.8: AAD, zero pad, ciphertext, zero pad,
 //! both lengths) is a whole number of 16-byte blocks, all with the 2^128
-//! bit, so a packet is just `n` blocks. Jobs are sorted by `n` (public) and
-//! taken four at a time; a lane that is done before the others has its
-//! accumulator copied out after its last block (per-lane finish) while the
-//! vector keeps stepping with zero blocks. Where all four lanes are inside
-//! whole ciphertext blocks the blocks load straight from the buffers;
-//! elsewhere (AAD, partial blocks, the length block) they are assembled in
-//! a small padded scratch block.
+//! bit. Each lane reads it as four runs of whole blocks: the AAD's whole
+//! blocks and the ciphertext's straight from the buffers, the padded AAD
+//! tail and the padded ciphertext tail plus the length block from a small
+//! per-lane scratch. The loop runs as many steps as every lane can take
+//! without changing run (only pointer increments between steps), so the
+//! bookkeeping is per run, not per block. Jobs are sorted by length
+//! (public) and taken four at a time; a lane that is done before the others
+//! reads a zero block from then on and has its accumulator kept aside by a
+//! blend (per-lane finish). The final reduction and the addition of `s` run
+//! for the four lanes in vector form too.
 
 use core::arch::x86_64::*;
 
-use super::{wipe, Lane, MAX_BURST, TAG_LEN};
+use super::{Lane, MAX_BURST, TAG_LEN};
 
 const MASK26: u64 = (1 << 26) - 1;
-
-/// Per-lane view of one AEAD message as 16-byte blocks.
-struct Msg<'a> {
-    aad: &'a [u8],
-    ct: &'a [u8],
-    /// Blocks of padded AAD.
-    na: usize,
-    /// Blocks of padded ciphertext.
-    nc: usize,
-    /// All blocks: AAD, ciphertext, the length block.
-    n: usize,
-}
-
-impl<'a> Msg<'a> {
-    fn new(aad: &'a [u8], ct: &'a [u8]) -> Msg<'a> {
-        let na = aad.len().div_ceil(16);
-        let nc = ct.len().div_ceil(16);
-        Msg {
-            aad,
-            ct,
-            na,
-            nc,
-            n: na + nc + 1,
-        }
-    }
-
-    /// Block `s` with zero padding; the length block after the ciphertext;
-    /// zeros past the end.
-    fn block(&self, s: usize) -> [u8; 16] {
-        let mut b = [0u8; 16];
-        let part = if s < self.na {
-            &self.aad[s * 16..self.aad.len().min(s * 16 + 16)]
-        } else if s < self.na + self.nc {
-            let o = (s - self.na) * 16;
-            &self.ct[o..self.ct.len().min(o + 16)]
-        } else {
-            if s == self.na + self.nc {
-                b[..8].copy_from_slice(&(self.aad.len() as u64).to_le_bytes());
-                b[8..].copy_from_slice(&(self.ct.len() as u64).to_le_bytes());
-            }
-            &[]
-        };
-        b[..part.len()].copy_from_slice(part);
-        b
-    }
-}
 
 /// Computes the tag of every job whose bit is set in `select` from its
 /// Poly1305 key; the message is the job's AAD and current buffer
@@ -75,24 +32,22 @@ pub(super) fn tags<L: Lane>(
     keys: &[[u8; 32]; MAX_BURST],
     tags: &mut [[u8; TAG_LEN]; MAX_BURST],
 ) {
+    // Sorted by (block count, index), packed in one word (index in the low
+    // five bits), so each group of four has similar lengths and few lanes
+    // idle; `lane_mask` chose the lanes for exactly these groups.
+    let mut key = [0usize; MAX_BURST];
     let mut count = 0;
-    let mut order = [0usize; MAX_BURST];
-    let mut blocks = [0usize; MAX_BURST];
     for (i, j) in jobs.iter().enumerate().take(MAX_BURST) {
         if (select >> i) & 1 == 1 {
-            order[count] = i;
+            let blocks = j.aad().len().div_ceil(16) + j.data().len().div_ceil(16) + 1;
+            key[count] = (blocks << 5) | i;
             count += 1;
         }
-        blocks[i] = j.aad().len().div_ceil(16) + j.data().len().div_ceil(16) + 1;
     }
-    // Insertion sort by block count (public lengths) so each group of four
-    // has similar lengths and few lanes idle.
-    for i in 1..count {
-        let mut k = i;
-        while k > 0 && blocks[order[k - 1]] > blocks[order[k]] {
-            order.swap(k - 1, k);
-            k -= 1;
-        }
+    key[..count].sort_unstable();
+    let mut order = [0usize; MAX_BURST];
+    for (o, &k) in order.iter_mut().zip(&key[..count]) {
+        *o = k & 31;
     }
     for group in order[..count].chunks(4) {
         group4(jobs, group, keys, tags);
@@ -102,26 +57,31 @@ pub(super) fn tags<L: Lane>(
 /// Five limbs of four lanes.
 type Limbs = [__m256i; 5];
 
-/// Splits four 16-byte blocks into radix-2^26 limbs with the 2^128 bit.
-#[target_feature(enable = "avx2")]
-fn to_limbs(b0: __m128i, b1: __m128i, b2: __m128i, b3: __m128i) -> Limbs {
-    // a = [lo0 hi0 | lo2 hi2], b = [lo1 hi1 | lo3 hi3]: unpacking 64-bit
-    // halves then gives the lanes in order 0, 1, 2, 3.
-    let a = _mm256_set_m128i(b2, b0);
-    let b = _mm256_set_m128i(b3, b1);
-    let lo = _mm256_unpacklo_epi64(a, b);
-    let hi = _mm256_unpackhi_epi64(a, b);
-    let m = _mm256_set1_epi64x(MASK26 as i64);
-    [
-        _mm256_and_si256(lo, m),
-        _mm256_and_si256(_mm256_srli_epi64::<26>(lo), m),
-        _mm256_and_si256(
-            _mm256_or_si256(_mm256_srli_epi64::<52>(lo), _mm256_slli_epi64::<12>(hi)),
-            m,
-        ),
-        _mm256_and_si256(_mm256_srli_epi64::<14>(hi), m),
-        _mm256_or_si256(_mm256_srli_epi64::<40>(hi), _mm256_set1_epi64x(1 << 24)),
-    ]
+/// `vpmuludq`: the 64-bit products of the low 32 bits of each lane.
+///
+/// Inline assembly, not `_mm256_mul_epu32`: that intrinsic is a 64-bit
+/// multiply of two masked operands, and once LLVM has proven the limbs
+/// narrow it drops the masks, then (not seeing the bound across the loop's
+/// back edge) emits a full 64x64-bit multiply, three multiplies and two
+/// shifts where one instruction does; that tripled the cost of a step.
+macro_rules! mul32 {
+    ($x:expr, $y:expr) => {{
+        let (x, y): (__m256i, __m256i) = ($x, $y);
+        let p: __m256i;
+        // SAFETY: AVX2 is enabled in every function that uses this macro
+        // (all are `#[target_feature(enable = "avx2")]`); the instruction
+        // only reads and writes the named registers.
+        unsafe {
+            core::arch::asm!(
+                "vpmuludq {p}, {x}, {y}",
+                p = lateout(ymm_reg) p,
+                x = in(ymm_reg) x,
+                y = in(ymm_reg) y,
+                options(pure, nomem, nostack, preserves_flags),
+            )
+        };
+        p
+    }};
 }
 
 /// h = (h + m) * r mod 2^130 - 5, partially reduced (limbs just over 2^26).
@@ -139,7 +99,7 @@ macro_rules! step {
             _mm256_add_epi64(h[3], m[3]),
             _mm256_add_epi64(h[4], m[4]),
         ];
-        let mul = |x, y| _mm256_mul_epu32(x, y);
+        let mul = |x, y| mul32!(x, y);
         let add = |x, y| _mm256_add_epi64(x, y);
         let mut d0 = add(
             add(mul(a[0], r[0]), mul(a[1], s[4])),
@@ -188,13 +148,45 @@ macro_rules! step {
     }};
 }
 
-/// Loads one lane-set from four scratch blocks.
+/// Splits four 16-byte values (two 64-bit halves per lane) into radix-2^26
+/// limbs; `top` is ORed into the fifth limb (the 2^128 bit of a block).
 #[target_feature(enable = "avx2")]
-fn load_scratch(b: &[[u8; 16]; 4]) -> Limbs {
-    // SAFETY: each `b[l]` is 16 readable bytes (unaligned load).
-    let v = |l: usize| unsafe { _mm_loadu_si128(b[l].as_ptr().cast()) };
-    to_limbs(v(0), v(1), v(2), v(3))
+fn split(lo: __m256i, hi: __m256i, top: __m256i) -> Limbs {
+    let m = _mm256_set1_epi64x(MASK26 as i64);
+    [
+        _mm256_and_si256(lo, m),
+        _mm256_and_si256(_mm256_srli_epi64::<26>(lo), m),
+        _mm256_and_si256(
+            _mm256_or_si256(_mm256_srli_epi64::<52>(lo), _mm256_slli_epi64::<12>(hi)),
+            m,
+        ),
+        _mm256_and_si256(_mm256_srli_epi64::<14>(hi), m),
+        _mm256_or_si256(_mm256_srli_epi64::<40>(hi), top),
+    ]
 }
+
+/// Gathers four 16-byte values into their low and high 64-bit halves, lanes
+/// in order 0, 1, 2, 3.
+#[target_feature(enable = "avx2")]
+fn halves(b0: __m128i, b1: __m128i, b2: __m128i, b3: __m128i) -> (__m256i, __m256i) {
+    // a = [lo0 hi0 | lo2 hi2], b = [lo1 hi1 | lo3 hi3].
+    let a = _mm256_set_m128i(b2, b0);
+    let b = _mm256_set_m128i(b3, b1);
+    (_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b))
+}
+
+/// One message block per lane as limbs with the 2^128 bit.
+#[target_feature(enable = "avx2")]
+fn to_limbs(b0: __m128i, b1: __m128i, b2: __m128i, b3: __m128i) -> Limbs {
+    let (lo, hi) = halves(b0, b1, b2, b3);
+    split(lo, hi, _mm256_set1_epi64x(1 << 24))
+}
+
+/// All ones in 64-bit lane `l` of a mask, zeros elsewhere.
+const LANE_MASKS: [[i64; 4]; 4] = [[-1, 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 0], [0, 0, 0, -1]];
+
+/// A zero block that finished (and absent) lanes read.
+static ZERO_BLOCK: [u8; 16] = [0; 16];
 
 /// Runs up to four jobs (indices `group`) through Poly1305 in the lanes.
 #[target_feature(enable = "avx2")]
@@ -204,168 +196,210 @@ fn group4<L: Lane>(
     keys: &[[u8; 32]; MAX_BURST],
     tags: &mut [[u8; TAG_LEN]; MAX_BURST],
 ) {
-    let empty = Msg::new(&[], &[]);
-    let mut msgs = [
-        Msg::new(&[], &[]),
-        Msg::new(&[], &[]),
-        Msg::new(&[], &[]),
-        Msg::new(&[], &[]),
-    ];
-    let mut rl = [[0u64; 4]; 5];
-    for (l, &j) in group.iter().enumerate() {
-        msgs[l] = Msg::new(jobs[j].aad(), jobs[j].data());
-        // RFC 8439 2.5: r is the key's first 16 bytes, clamped.
-        let mut rb = [0u8; 16];
-        rb.copy_from_slice(&keys[j][..16]);
-        let r = u128::from_le_bytes(rb) & 0x0fff_fffc_0fff_fffc_0fff_fffc_0fff_ffff;
-        wipe(&mut rb);
-        for (k, limb) in rl.iter_mut().enumerate() {
-            limb[l] = ((r >> (26 * k)) as u64) & MASK26;
-        }
-    }
-    // Lanes without a job keep r = 0 and an empty message; never read out.
     let lanes = group.len();
-    for m in msgs.iter_mut().skip(lanes) {
-        *m = Msg { n: 0, ..empty };
+    let zero = ZERO_BLOCK.as_ptr();
+    // Per lane: the padded AAD tail (bytes 0..16), then the padded
+    // ciphertext tail if any and the length block (16..48).
+    let mut pad = [[0u8; 48]; 4];
+    // Per lane, four runs (start, whole blocks): AAD, AAD tail, ciphertext,
+    // ciphertext tail with the length block.
+    let mut runs = [[(zero, 0usize); 4]; 4];
+    for (l, &j) in group.iter().enumerate() {
+        let (aad, ct) = (jobs[j].aad(), jobs[j].data());
+        let (af, at) = (aad.len() / 16, aad.len() % 16);
+        let (cf, ctl) = (ct.len() / 16, ct.len() % 16);
+        // Byte loops, not `copy_from_slice`: these are 0 to 15 bytes, and
+        // a `memmove` call each cost more than the copying.
+        for (d, &b) in pad[l][..at].iter_mut().zip(&aad[af * 16..]) {
+            *d = b;
+        }
+        for (d, &b) in pad[l][16..16 + ctl].iter_mut().zip(&ct[cf * 16..]) {
+            *d = b;
+        }
+        let lb = if ctl > 0 { 32 } else { 16 };
+        let lens = (aad.len() as u128) | ((ct.len() as u128) << 64);
+        pad[l][lb..lb + 16].copy_from_slice(&lens.to_le_bytes());
+        runs[l] = [
+            (aad.as_ptr(), af),
+            (pad[l].as_ptr(), usize::from(at > 0)),
+            (ct.as_ptr(), cf),
+            (pad[l][16..].as_ptr(), 1 + usize::from(ctl > 0)),
+        ];
     }
-    let load = |v: &[u64; 4]| {
-        // SAFETY: `v` is 4 u64 = 32 readable bytes (unaligned load).
-        unsafe { _mm256_loadu_si256(v.as_ptr().cast()) }
+
+    // r (RFC 8439 2.5): each key's first 16 bytes, clamped; absent lanes
+    // keep r = 0 and only ever read zero blocks.
+    let key_half = |l: usize, off: usize| {
+        if l < lanes {
+            // SAFETY: `keys[group[l]]` is 32 readable bytes and `off` is 0
+            // or 16 (unaligned 16-byte load).
+            unsafe { _mm_loadu_si128(keys[group[l]].as_ptr().add(off).cast()) }
+        } else {
+            _mm_setzero_si128()
+        }
     };
-    let r: Limbs = [
-        load(&rl[0]),
-        load(&rl[1]),
-        load(&rl[2]),
-        load(&rl[3]),
-        load(&rl[4]),
-    ];
-    wipe(&mut rl);
+    let clamp = _mm_set_epi32(0x0fff_fffc, 0x0fff_fffc, 0x0fff_fffc, 0x0fff_ffff);
+    let rk = |l| _mm_and_si128(key_half(l, 0), clamp);
+    let (rlo, rhi) = halves(rk(0), rk(1), rk(2), rk(3));
+    let r = split(rlo, rhi, _mm256_setzero_si256());
     let five = |x| _mm256_add_epi64(x, _mm256_slli_epi64::<2>(x));
     let s: Limbs = [r[0], five(r[1]), five(r[2]), five(r[3]), five(r[4])];
     let mut h: Limbs = [_mm256_setzero_si256(); 5];
+    let mut done: Limbs = [_mm256_setzero_si256(); 5];
 
-    let total = msgs.iter().map(|m| m.n).max().unwrap_or(0);
-    // Steps where every live lane is inside whole ciphertext blocks.
-    let live = &msgs[..lanes];
-    let fast_lo = live.iter().map(|m| m.na).max().unwrap_or(0);
-    let fast_hi = live
-        .iter()
-        .map(|m| m.na + m.ct.len() / 16)
-        .min()
-        .unwrap_or(0)
-        .max(fast_lo);
-
-    let mut out = [[0u64; 4]; 5];
-    let mut scratch = [[0u8; 16]; 4];
-    let mut st = 0;
-    while st < total {
-        if st == fast_lo && fast_hi > fast_lo {
-            // Lane pointers into whole ciphertext blocks; absent lanes read
-            // lane 0's block (their result is never used).
-            let p = |l: usize| {
-                let m = if l < lanes { &msgs[l] } else { &msgs[0] };
-                m.ct[(st - m.na) * 16..].as_ptr()
+    // Per lane: the block pointer, blocks left in the run (usize::MAX once
+    // finished), the pointer step (0 once finished), the next run.
+    let mut p = [zero; 4];
+    let mut rem = [usize::MAX; 4];
+    let mut stride = [0usize; 4];
+    let mut next = [0usize; 4];
+    // Moves lane `l` to its next non-empty run; false when none is left.
+    let advance = |l: usize,
+                   p: &mut [*const u8; 4],
+                   rem: &mut [usize; 4],
+                   stride: &mut [usize; 4],
+                   next: &mut [usize; 4]| {
+        while next[l] < 4 && runs[l][next[l]].1 == 0 {
+            next[l] += 1;
+        }
+        if next[l] < 4 {
+            (p[l], rem[l]) = runs[l][next[l]];
+            stride[l] = 16;
+            next[l] += 1;
+            true
+        } else {
+            (p[l], rem[l], stride[l]) = (zero, usize::MAX, 0);
+            false
+        }
+    };
+    let mut live = 0;
+    for l in 0..lanes {
+        // Every message has at least its length block.
+        live += usize::from(advance(l, &mut p, &mut rem, &mut stride, &mut next));
+    }
+    while live > 0 {
+        let k = rem.iter().copied().min().unwrap_or(0);
+        for _ in 0..k {
+            // SAFETY: each `p[l]` is inside a run with at least one whole
+            // 16-byte block left (AAD, ciphertext, `pad` or the zero block).
+            let m = unsafe {
+                to_limbs(
+                    _mm_loadu_si128(p[0].cast()),
+                    _mm_loadu_si128(p[1].cast()),
+                    _mm_loadu_si128(p[2].cast()),
+                    _mm_loadu_si128(p[3].cast()),
+                )
             };
-            let mut ptr = [p(0), p(1), p(2), p(3)];
-            for _ in fast_lo..fast_hi {
-                // SAFETY: for st in fast_lo..fast_hi every live lane has a
-                // whole 16-byte block at `ptr[l]` (st - na < ct.len() / 16).
-                let m = unsafe {
-                    to_limbs(
-                        _mm_loadu_si128(ptr[0].cast()),
-                        _mm_loadu_si128(ptr[1].cast()),
-                        _mm_loadu_si128(ptr[2].cast()),
-                        _mm_loadu_si128(ptr[3].cast()),
-                    )
-                };
-                step!(h, m, r, s);
-                for q in ptr.iter_mut() {
-                    *q = q.wrapping_add(16);
+            step!(h, m, r, s);
+            for (q, &d) in p.iter_mut().zip(&stride) {
+                *q = q.wrapping_add(d);
+            }
+        }
+        for l in 0..lanes {
+            if rem[l] == usize::MAX {
+                continue;
+            }
+            rem[l] -= k;
+            if rem[l] == 0 && !advance(l, &mut p, &mut rem, &mut stride, &mut next) {
+                // Per-lane finish: keep this lane's accumulator aside.
+                // SAFETY: `LANE_MASKS[l]` is 32 readable bytes.
+                let m = unsafe { _mm256_loadu_si256(LANE_MASKS[l].as_ptr().cast()) };
+                for (d, x) in done.iter_mut().zip(h) {
+                    *d = _mm256_blendv_epi8(*d, x, m);
                 }
+                live -= 1;
             }
-            st = fast_hi;
-            continue;
         }
-        for (b, m) in scratch.iter_mut().zip(msgs.iter()) {
-            *b = m.block(st);
-        }
-        let m = load_scratch(&scratch);
-        step!(h, m, r, s);
-        // Per-lane finish: copy out the lanes whose last block this was.
-        if msgs[..lanes].iter().any(|m| m.n == st + 1) {
-            let mut v = [[0u64; 4]; 5];
-            for (dst, src) in v.iter_mut().zip(h.iter()) {
-                // SAFETY: `dst` is 32 writable bytes (unaligned store).
-                unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), *src) };
-            }
-            for (l, m) in msgs[..lanes].iter().enumerate() {
-                if m.n == st + 1 {
-                    for k in 0..5 {
-                        out[k][l] = v[k][l];
-                    }
-                }
-            }
-            wipe(&mut v);
-        }
-        st += 1;
     }
-    wipe(&mut scratch);
+
+    let t = finish4(
+        done,
+        key_half(0, 16),
+        key_half(1, 16),
+        key_half(2, 16),
+        key_half(3, 16),
+    );
     for (l, &j) in group.iter().enumerate() {
-        let limbs = [out[0][l], out[1][l], out[2][l], out[3][l], out[4][l]];
-        tags[j] = finish(limbs, &keys[j]);
+        tags[j] = t[l];
     }
-    wipe(&mut out);
 }
 
-/// Fully reduces an accumulator mod 2^130 - 5 and adds the key's second
-/// half (RFC 8439 2.5.1), without branches on its value.
-fn finish(h: [u64; 5], key: &[u8; 32]) -> [u8; TAG_LEN] {
+/// Fully reduces four accumulators mod 2^130 - 5 and adds each key's second
+/// half `s` (RFC 8439 2.5.1), without branches on their values: the vector
+/// form of the usual radix-2^26 finish (poly1305-donna's).
+#[target_feature(enable = "avx2")]
+fn finish4(h: Limbs, s0: __m128i, s1: __m128i, s2: __m128i, s3: __m128i) -> [[u8; TAG_LEN]; 4] {
+    let m26 = _mm256_set1_epi64x(MASK26 as i64);
+    let shr = |x| _mm256_srli_epi64::<26>(x);
+    let and = |x| _mm256_and_si256(x, m26);
+    let add = |x, y| _mm256_add_epi64(x, y);
     let [mut h0, mut h1, mut h2, mut h3, mut h4] = h;
-    let mut c = h1 >> 26;
-    h1 &= MASK26;
-    h2 += c;
-    c = h2 >> 26;
-    h2 &= MASK26;
-    h3 += c;
-    c = h3 >> 26;
-    h3 &= MASK26;
-    h4 += c;
-    c = h4 >> 26;
-    h4 &= MASK26;
-    h0 += c * 5;
-    c = h0 >> 26;
-    h0 &= MASK26;
-    h1 += c;
+    let mut c = shr(h1);
+    h1 = and(h1);
+    h2 = add(h2, c);
+    c = shr(h2);
+    h2 = and(h2);
+    h3 = add(h3, c);
+    c = shr(h3);
+    h3 = and(h3);
+    h4 = add(h4, c);
+    c = shr(h4);
+    h4 = and(h4);
+    h0 = add(h0, add(c, _mm256_slli_epi64::<2>(c)));
+    c = shr(h0);
+    h0 = and(h0);
+    h1 = add(h1, c);
     // g = h + 5 - 2^130; keep g unless that borrowed (h < p).
-    let mut g0 = h0 + 5;
-    c = g0 >> 26;
-    g0 &= MASK26;
-    let mut g1 = h1 + c;
-    c = g1 >> 26;
-    g1 &= MASK26;
-    let mut g2 = h2 + c;
-    c = g2 >> 26;
-    g2 &= MASK26;
-    let mut g3 = h3 + c;
-    c = g3 >> 26;
-    g3 &= MASK26;
-    let g4 = (h4 + c).wrapping_sub(1 << 26);
-    // All ones when g4 did not borrow (h >= p), else zero.
-    let keep_g = (g4 >> 63).wrapping_sub(1);
-    let pick = |g: u64, h: u64| (g & keep_g) | (h & !keep_g);
+    let mut g0 = add(h0, _mm256_set1_epi64x(5));
+    c = shr(g0);
+    g0 = and(g0);
+    let mut g1 = add(h1, c);
+    c = shr(g1);
+    g1 = and(g1);
+    let mut g2 = add(h2, c);
+    c = shr(g2);
+    g2 = and(g2);
+    let mut g3 = add(h3, c);
+    c = shr(g3);
+    g3 = and(g3);
+    let g4 = _mm256_sub_epi64(add(h4, c), _mm256_set1_epi64x(1 << 26));
+    // All ones where g4 did not borrow (h >= p), else zero.
+    let keep_g = _mm256_sub_epi64(_mm256_srli_epi64::<63>(g4), _mm256_set1_epi64x(1));
+    let pick = |g, h| _mm256_blendv_epi8(h, g, keep_g);
     h0 = pick(g0, h0);
     h1 = pick(g1, h1);
     h2 = pick(g2, h2);
     h3 = pick(g3, h3);
-    h4 = pick(g4 & MASK26, h4);
-    let acc = u128::from(h0)
-        | (u128::from(h1) << 26)
-        | (u128::from(h2) << 52)
-        | (u128::from(h3) << 78)
-        | (u128::from(h4) << 104);
-    let mut sb = [0u8; 16];
-    sb.copy_from_slice(&key[16..]);
-    let tag = acc.wrapping_add(u128::from_le_bytes(sb)).to_le_bytes();
-    wipe(&mut sb);
-    tag
+    h4 = pick(and(g4), h4);
+    // The 130-bit value as two 64-bit halves (bits past 128 drop out).
+    let lo = _mm256_or_si256(
+        _mm256_or_si256(h0, _mm256_slli_epi64::<26>(h1)),
+        _mm256_slli_epi64::<52>(h2),
+    );
+    let hi = _mm256_or_si256(
+        _mm256_or_si256(_mm256_srli_epi64::<12>(h2), _mm256_slli_epi64::<14>(h3)),
+        _mm256_slli_epi64::<40>(h4),
+    );
+    // Add s mod 2^128: the low halves' carry is an unsigned compare, done
+    // as a signed one with the sign bits flipped.
+    let (slo, shi) = halves(s0, s1, s2, s3);
+    let sum_lo = _mm256_add_epi64(lo, slo);
+    let flip = _mm256_set1_epi64x(i64::MIN);
+    let carry = _mm256_cmpgt_epi64(_mm256_xor_si256(lo, flip), _mm256_xor_si256(sum_lo, flip));
+    let sum_hi = _mm256_sub_epi64(_mm256_add_epi64(hi, shi), carry);
+    // Back to one 16-byte tag per lane: [lo0 hi0 | lo2 hi2], [lo1 hi1 | lo3 hi3].
+    let a = _mm256_unpacklo_epi64(sum_lo, sum_hi);
+    let b = _mm256_unpackhi_epi64(sum_lo, sum_hi);
+    let mut out = [[0u8; TAG_LEN]; 4];
+    let parts = [
+        _mm256_castsi256_si128(a),
+        _mm256_castsi256_si128(b),
+        _mm256_extracti128_si256::<1>(a),
+        _mm256_extracti128_si256::<1>(b),
+    ];
+    for (o, v) in out.iter_mut().zip(parts) {
+        // SAFETY: `o` is 16 writable bytes (unaligned store).
+        unsafe { _mm_storeu_si128(o.as_mut_ptr().cast(), v) };
+    }
+    out
 }
