@@ -7,7 +7,7 @@
 //! the machine up in dependency order and then runs the loop forever:
 //!
 //! ```text
-//! loop { console.poll(); dataplane.poll(now); every 250 ms: dataplane.maintain(now) }
+//! loop { every 500 µs: console.poll(); dataplane.poll(now); every 250 ms: dataplane.maintain(now) }
 //! ```
 //!
 //! The data path is `platform::nic`'s ports, brought up before the loop;
@@ -33,7 +33,7 @@ use ringwall_kernel::boot::{multiboot, BootInfo, PhysMem};
 use ringwall_kernel::console::commands::parse_level;
 use ringwall_kernel::console::job::JobSlot;
 use ringwall_kernel::fmt::{Duration, Size};
-use ringwall_kernel::poll::{Dataplane, Idle, Ticker, MAINTAIN_INTERVAL_NS};
+use ringwall_kernel::poll::{Dataplane, Idle, Ticker, CONSOLE_POLL_NS, MAINTAIN_INTERVAL_NS};
 use ringwall_kernel::time::UtcTime;
 use ringwall_kernel::{GIT_COMMIT, VERSION};
 
@@ -156,11 +156,14 @@ fn run(kernel: &mut Kernel) -> ! {
     let mut idle = Idle;
     let mut console = ConsoleLoop::new();
     let mut ticker = Ticker::new(tsc::now_ns(), MAINTAIN_INTERVAL_NS);
+    let mut console_due = Ticker::new(tsc::now_ns(), CONSOLE_POLL_NS);
     loop {
-        let start = tsc::rdtsc();
-        console.poll(kernel);
-        if let Some(n) = kernel.net.as_mut() {
-            n.record_console(tsc::rdtsc().wrapping_sub(start));
+        if console_due.due(tsc::now_ns()) {
+            let start = tsc::rdtsc();
+            console.poll(kernel);
+            if let Some(n) = kernel.net.as_mut() {
+                n.record_console(tsc::rdtsc().wrapping_sub(start));
+            }
         }
         let now = tsc::now_ns();
         let dataplane: &mut dyn Dataplane = match kernel.net.as_mut() {
