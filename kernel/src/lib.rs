@@ -16,6 +16,7 @@ pub mod boot;
 mod bytes;
 pub mod console;
 pub mod cpu;
+pub mod entropy;
 pub mod fmt;
 pub mod mem;
 pub mod net;

@@ -14,6 +14,7 @@
 //! poll loop calls drivers without dynamic dispatch or allocation.
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use drivers::buf::{Burst, PacketPool, BUF_SIZE};
 use drivers::hal::DmaRegion;
@@ -27,12 +28,14 @@ use log::{error, info, warn};
 use netfn::config::Config;
 use netfn::hoststack::HostStack;
 use ringwall_kernel::boot::Cmdline;
+use ringwall_kernel::entropy::Drbg;
 use ringwall_kernel::net::addr::{self, MAX_PORTS};
 use ringwall_kernel::net::gw::{FnRng, GatewayPlane};
 use ringwall_kernel::net::show::MacAddr;
 use ringwall_kernel::net::{Addressing, Net, Port, PortDevice};
 use ringwall_kernel::pci::PciFunction;
 use spin::Mutex;
+use zeroize::Zeroize;
 
 use super::hal::{Mechanism1, MmioRegs, PortRegs};
 use crate::arch::x86_64::tsc::TscDelay;
@@ -385,6 +388,8 @@ fn start_gateway(net: &mut Net<Nic>, config: &Config) {
         error!("gateway: no entropy source (neither RDRAND/RDSEED nor virtio-rng); not started");
         return;
     }
+    *GATEWAY_DRBG.lock() = Some(Drbg::new(&probe));
+    probe.zeroize();
     let [lan, wan, ..] = net.ports.as_slice() else {
         error!(
             "gateway: needs a LAN and a WAN port, found {}; not started",
@@ -415,25 +420,46 @@ fn start_gateway(net: &mut Net<Nic>, config: &Config) {
     }
 }
 
-/// The gateway's random source: RDRAND/RDSEED or virtio-rng, checked at
-/// start. A source that fails later is retried; should it keep failing,
-/// the bytes are mixed from the TSC and the failure logged, since the
-/// engine's interface cannot refuse (the alternative is a panic).
+/// The gateway's generator (kernel/src/entropy.rs), seeded from the
+/// hardware source when the gateway starts.
+static GATEWAY_DRBG: spin::Mutex<Option<Drbg>> = spin::Mutex::new(None);
+/// Set once the "source failed after start" message has been printed.
+static ENTROPY_LOST: AtomicBool = AtomicBool::new(false);
+
+/// The gateway's random source: the generator seeded at start, reseeded
+/// from RDRAND/RDSEED or virtio-rng on every draw. Should the hardware stop
+/// answering, draws continue from the generator (as strong as its seed,
+/// forward secret) and the console says so once; the engine's interface
+/// cannot refuse, and nothing guessable is ever used instead.
 fn gateway_random(buf: &mut [u8]) {
-    for _ in 0..8 {
-        if rand::fill_random(buf).is_ok() {
-            return;
+    let mut fresh = [0u8; 32];
+    let answered = rand::fill_random(&mut fresh).is_ok();
+    let mut drbg = GATEWAY_DRBG.lock();
+    match drbg.as_mut() {
+        Some(g) => {
+            if answered {
+                if ENTROPY_LOST.swap(false, Ordering::Relaxed) {
+                    info!("entropy: source answers again; generator reseeded");
+                }
+                g.reseed(&fresh);
+            } else if !ENTROPY_LOST.swap(true, Ordering::Relaxed) {
+                error!("entropy: source failed after start; continuing from the generator seeded at start");
+            }
+            g.fill(buf);
+        }
+        // `start_gateway` seeds the generator before the engine exists, so
+        // this is never reached; a source that answers seeds it all the same.
+        None if answered => {
+            let mut g = Drbg::new(&fresh);
+            g.fill(buf);
+            *drbg = Some(g);
+        }
+        None => {
+            error!("entropy: generator unseeded and no source; gateway randomness is zero");
+            buf.fill(0);
         }
     }
-    error!("entropy: source failed after start; using TSC-derived bytes");
-    let mut x = tsc::now_ns() | 1;
-    for b in buf.iter_mut() {
-        // xorshift64: not cryptographic, only better than a fixed value.
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
+    fresh.zeroize();
 }
 
 /// Prints an [`Addressing`] for the boot log.
