@@ -10,12 +10,64 @@
 //! output is ChaCha20 keystream whose first 32 bytes replace the key, so an
 //! attacker who later reads the state learns nothing of earlier outputs.
 //! When the source stops answering, output stays as strong as the seed and
-//! the caller logs it, instead of falling back to anything guessable.
+//! the console says so once, instead of anything guessable being used.
+//! [`GatewayRng`] is that arrangement as the engine's `Rng`, owned by the
+//! gateway it serves.
 
+use log::{error, info};
 use netfn::wireguard::aead::Aead;
 use netfn::wireguard::crypto::hmac;
-use netfn::wireguard::RustCryptoAead;
+use netfn::wireguard::{Rng, RustCryptoAead};
 use zeroize::Zeroize;
+
+/// A hardware entropy source: fills the slice and returns true, or false
+/// when it could not (the kernel's RDSEED/RDRAND or virtio-rng).
+pub type Source = fn(&mut [u8]) -> bool;
+
+/// The gateway's `Rng`: a [`Drbg`] seeded when the gateway starts and
+/// reseeded from `source` before every draw.
+pub struct GatewayRng {
+    source: Source,
+    drbg: Drbg,
+    /// The source failed at the last draw (said once on the console).
+    lost: bool,
+}
+
+impl GatewayRng {
+    /// A generator keyed from `seed` (fresh bytes from `source`).
+    pub fn new(seed: &[u8; 32], source: Source) -> GatewayRng {
+        GatewayRng {
+            source,
+            drbg: Drbg::new(seed),
+            lost: false,
+        }
+    }
+
+    /// True while the source is failing.
+    pub fn source_lost(&self) -> bool {
+        self.lost
+    }
+}
+
+impl Rng for GatewayRng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        let mut fresh = [0u8; 32];
+        if (self.source)(&mut fresh) {
+            if self.lost {
+                info!("entropy: source answers again; generator reseeded");
+            }
+            self.lost = false;
+            self.drbg.reseed(&fresh);
+        } else if !self.lost {
+            error!(
+                "entropy: source failed after start; continuing from the generator seeded at start"
+            );
+            self.lost = true;
+        }
+        fresh.zeroize();
+        self.drbg.fill(buf);
+    }
+}
 
 /// Keystream produced per ChaCha20 call: the next key plus this much output.
 const CHUNK: usize = 256;
@@ -69,7 +121,35 @@ impl Drbg {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::sync::atomic::{AtomicBool, Ordering};
     use std::vec;
+
+    static SOURCE_UP: AtomicBool = AtomicBool::new(true);
+
+    fn switchable(buf: &mut [u8]) -> bool {
+        buf.fill(0x5a);
+        SOURCE_UP.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn gateway_rng_keeps_drawing_when_the_source_fails_and_reseeds_when_it_returns() {
+        let mut r = GatewayRng::new(&[6; 32], switchable);
+        let mut same_seed = Drbg::new(&[6; 32]);
+        let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+        SOURCE_UP.store(false, Ordering::Relaxed);
+        r.fill(&mut a);
+        same_seed.fill(&mut b);
+        // Without the source: the generator's own stream, not the source's
+        // bytes and not zeros.
+        assert!(r.source_lost());
+        assert_eq!(a, b);
+        assert_ne!(a, [0x5a; 32]);
+        SOURCE_UP.store(true, Ordering::Relaxed);
+        r.fill(&mut a);
+        same_seed.fill(&mut b);
+        assert!(!r.source_lost());
+        assert_ne!(a, b, "the answering source was not mixed in");
+    }
 
     #[test]
     fn same_seed_same_stream_and_the_stream_moves_on() {

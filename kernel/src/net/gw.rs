@@ -10,8 +10,8 @@
 //!
 //! The pipeline's traits cannot be implemented on `drivers::buf` types from
 //! here (orphan rule), hence the zero-cost newtypes [`Buf`] and [`Pool`].
-//! Randomness comes through a plain function ([`FnRng`]) so the kernel can
-//! plug in RDRAND/virtio-rng and host tests a seeded generator.
+//! Randomness comes from a [`GatewayRng`] (kernel/src/entropy.rs) over the
+//! kernel's RDRAND/virtio-rng, or over a test source in host tests.
 //!
 //! The AEAD is the burst back end (`netfn::simd`) wrapped so its cycles are
 //! counted, and a few TSC reads around the rx, processing, flush and tick
@@ -28,11 +28,12 @@ use netfn::gateway::counters::{Direction, DropReason, GatewayCounters};
 use netfn::gateway::pipeline::{
     BufPool, Gateway, GatewayError, PacketBuffer, Port as GwPort, TxLists,
 };
-use netfn::wireguard::{Rng, Time};
+use netfn::wireguard::Time;
 
 use super::profile::{BurstCycles, Meter, PlaneAead, Profile, Tsc, Way};
 use super::{Port, PortDevice};
 use crate::console::capture::{CaptureRing, Direction as CaptureDir};
+use crate::entropy::GatewayRng;
 
 mod diag;
 #[cfg(test)]
@@ -73,17 +74,6 @@ impl BufPool<Buf> for Pool<'_> {
     }
 }
 
-/// A random source behind a function pointer (the kernel's RDRAND or
-/// virtio-rng; a seeded generator in tests). The function must fill the
-/// whole slice: the kernel checks at start that entropy exists at all.
-pub struct FnRng(pub fn(&mut [u8]));
-
-impl Rng for FnRng {
-    fn fill(&mut self, buf: &mut [u8]) {
-        (self.0)(buf)
-    }
-}
-
 /// Frames each transmit list holds: a LAN burst, a WAN burst and what
 /// `tick` adds fit with room to spare.
 const TX_LIST: usize = 4 * drivers::buf::BURST;
@@ -91,7 +81,7 @@ const TX_LIST: usize = 4 * drivers::buf::BURST;
 /// The gateway and the per-turn state of the poll loop around it.
 pub struct GatewayPlane {
     /// The pipeline, sealing with the profiled burst AEAD.
-    pub gw: Gateway<FnRng, Buf, PlaneAead>,
+    pub gw: Gateway<GatewayRng, Buf, PlaneAead>,
     /// Cycles per stage since `stats reset` (net/profile).
     pub profile: Profile,
     out: TxLists<Buf>,
@@ -114,7 +104,7 @@ impl GatewayPlane {
         config: &Config,
         lan_mac: [u8; 6],
         wan_mac: [u8; 6],
-        rng: FnRng,
+        rng: GatewayRng,
         now_ns: u64,
         unix_ns: Option<u64>,
     ) -> Result<GatewayPlane, GatewayError> {

@@ -14,7 +14,6 @@
 //! poll loop calls drivers without dynamic dispatch or allocation.
 
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use drivers::buf::{Burst, PacketPool, BUF_SIZE};
 use drivers::hal::DmaRegion;
@@ -28,9 +27,9 @@ use log::{error, info, warn};
 use netfn::config::Config;
 use netfn::hoststack::HostStack;
 use ringwall_kernel::boot::Cmdline;
-use ringwall_kernel::entropy::Drbg;
+use ringwall_kernel::entropy::GatewayRng;
 use ringwall_kernel::net::addr::{self, MAX_PORTS};
-use ringwall_kernel::net::gw::{FnRng, GatewayPlane};
+use ringwall_kernel::net::gw::GatewayPlane;
 use ringwall_kernel::net::show::MacAddr;
 use ringwall_kernel::net::{Addressing, Net, Port, PortDevice};
 use ringwall_kernel::pci::PciFunction;
@@ -388,8 +387,6 @@ fn start_gateway(net: &mut Net<Nic>, config: &Config) {
         error!("gateway: no entropy source (neither RDRAND/RDSEED nor virtio-rng); not started");
         return;
     }
-    *GATEWAY_DRBG.lock() = Some(Drbg::new(&probe));
-    probe.zeroize();
     let [lan, wan, ..] = net.ports.as_slice() else {
         error!(
             "gateway: needs a LAN and a WAN port, found {}; not started",
@@ -405,7 +402,10 @@ fn start_gateway(net: &mut Net<Nic>, config: &Config) {
         // saw a later one before this boot refuses ours until it restarts.
         warn!("gateway: wall clock unknown; peers may refuse handshakes after a reboot");
     }
-    match GatewayPlane::new(config, lan_mac, wan_mac, FnRng(gateway_random), now, unix) {
+    // The probe's bytes seed the generator, then are wiped.
+    let rng = GatewayRng::new(&probe, hardware_random);
+    probe.zeroize();
+    match GatewayPlane::new(config, lan_mac, wan_mac, rng, now, unix) {
         Ok(g) => {
             if net.start_gateway(g) {
                 info!(
@@ -420,46 +420,10 @@ fn start_gateway(net: &mut Net<Nic>, config: &Config) {
     }
 }
 
-/// The gateway's generator (kernel/src/entropy.rs), seeded from the
-/// hardware source when the gateway starts.
-static GATEWAY_DRBG: spin::Mutex<Option<Drbg>> = spin::Mutex::new(None);
-/// Set once the "source failed after start" message has been printed.
-static ENTROPY_LOST: AtomicBool = AtomicBool::new(false);
-
-/// The gateway's random source: the generator seeded at start, reseeded
-/// from RDRAND/RDSEED or virtio-rng on every draw. Should the hardware stop
-/// answering, draws continue from the generator (as strong as its seed,
-/// forward secret) and the console says so once; the engine's interface
-/// cannot refuse, and nothing guessable is ever used instead.
-fn gateway_random(buf: &mut [u8]) {
-    let mut fresh = [0u8; 32];
-    let answered = rand::fill_random(&mut fresh).is_ok();
-    let mut drbg = GATEWAY_DRBG.lock();
-    match drbg.as_mut() {
-        Some(g) => {
-            if answered {
-                if ENTROPY_LOST.swap(false, Ordering::Relaxed) {
-                    info!("entropy: source answers again; generator reseeded");
-                }
-                g.reseed(&fresh);
-            } else if !ENTROPY_LOST.swap(true, Ordering::Relaxed) {
-                error!("entropy: source failed after start; continuing from the generator seeded at start");
-            }
-            g.fill(buf);
-        }
-        // `start_gateway` seeds the generator before the engine exists, so
-        // this is never reached; a source that answers seeds it all the same.
-        None if answered => {
-            let mut g = Drbg::new(&fresh);
-            g.fill(buf);
-            *drbg = Some(g);
-        }
-        None => {
-            error!("entropy: generator unseeded and no source; gateway randomness is zero");
-            buf.fill(0);
-        }
-    }
-    fresh.zeroize();
+/// The hardware entropy source behind the gateway's generator: RDSEED/
+/// RDRAND, or virtio-rng without them.
+fn hardware_random(buf: &mut [u8]) -> bool {
+    rand::fill_random(buf).is_ok()
 }
 
 /// Prints an [`Addressing`] for the boot log.

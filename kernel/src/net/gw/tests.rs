@@ -94,10 +94,11 @@ fn fake(mac: [u8; 6]) -> Fake {
 }
 
 /// Deterministic bytes for the engine (a test needs no real entropy).
-fn counter_rng(buf: &mut [u8]) {
+fn counter_rng(buf: &mut [u8]) -> bool {
     for (i, b) in buf.iter_mut().enumerate() {
         *b = (i as u8).wrapping_mul(31).wrapping_add(7);
     }
+    true
 }
 
 fn net(ports: usize) -> (Net<Fake>, Vec<u8>) {
@@ -122,7 +123,7 @@ fn plane() -> GatewayPlane {
         &config,
         LAN_MAC,
         WAN_MAC,
-        FnRng(counter_rng),
+        GatewayRng::new(&[7; 32], counter_rng),
         1_000,
         Some(5),
     )
