@@ -290,13 +290,6 @@ pub fn seal_burst_with<L: Lane>(p: Path, jobs: &mut [L]) -> Result<(), BurstErro
                 scalar_seal(j)?;
             }
         }
-        // Fewer than four lane candidates (a burst of long packets): every
-        // job goes to `ring` anyway, so skip the lanes' scratch and set-up.
-        Path::Avx2 if lane_candidates(jobs, LANE_MAX_LEN) < 4 => {
-            for j in jobs.iter_mut() {
-                scalar_seal(j)?;
-            }
-        }
         // SAFETY: `check` confirmed AVX2 and its register state are enabled.
         Path::Avx2 => unsafe { avx2_seal(jobs, LANE_MAX_LEN)? },
     }
@@ -309,12 +302,6 @@ pub fn open_burst_with<L: Lane>(p: Path, jobs: &mut [L]) -> Result<u32, BurstErr
     let mut ok = 0u32;
     match p {
         Path::Scalar => {
-            for (i, j) in jobs.iter_mut().enumerate() {
-                ok |= u32::from(scalar_open(j)) << i;
-            }
-        }
-        // As in `seal_burst_with`: no lane group, so no lane set-up.
-        Path::Avx2 if lane_candidates(jobs, LANE_MAX_LEN) < 4 => {
             for (i, j) in jobs.iter_mut().enumerate() {
                 ok |= u32::from(scalar_open(j)) << i;
             }
@@ -384,21 +371,6 @@ fn poly_blocks<L: Lane>(j: &L) -> usize {
     j.aad().len().div_ceil(16) + j.data().len().div_ceil(16) + 1
 }
 
-/// Bit `i` set when job `i` is short enough for the lanes at all.
-fn eligible<L: Lane>(jobs: &[L], max_len: usize) -> u32 {
-    let mut m = 0u32;
-    for (i, j) in jobs.iter().enumerate() {
-        m |= u32::from(j.data().len() <= max_len && j.aad().len() <= max_len) << i;
-    }
-    m
-}
-
-/// How many jobs could go in lanes; below four there is no lane group
-/// (`lane_mask` drops the odd one to three) and the whole burst goes to `ring`.
-fn lane_candidates<L: Lane>(jobs: &[L], max_len: usize) -> u32 {
-    eligible(jobs, max_len).count_ones()
-}
-
 /// Bit `i` set for each job that goes to the lanes: no longer than
 /// `max_len`, and in whole groups of four (a Poly1305 group, and a full
 /// ChaCha batch for two-block packets), because a lane group costs the same
@@ -412,7 +384,10 @@ fn lane_candidates<L: Lane>(jobs: &[L], max_len: usize) -> u32 {
 /// ChaCha block in lanes 48, a packet through `ring` 420 + 1.2 per byte.
 /// Lengths are public, so choosing by them leaks nothing.
 fn lane_mask<L: Lane>(jobs: &[L], max_len: usize) -> u32 {
-    let mut m = eligible(jobs, max_len);
+    let mut m = 0u32;
+    for (i, j) in jobs.iter().enumerate() {
+        m |= u32::from(j.data().len() <= max_len && j.aad().len() <= max_len) << i;
+    }
     let drop = m.count_ones() as usize % 4;
     if max_len == usize::MAX || drop == 0 {
         // Forced lanes (tests) take every job, however few.
@@ -531,12 +506,20 @@ impl Drop for Scratch {
 /// The CPU must support AVX2 and the OS must have enabled YMM state.
 #[target_feature(enable = "avx2")]
 unsafe fn avx2_seal<L: Lane>(jobs: &mut [L], max_len: usize) -> Result<(), BurstError> {
+    let lanes = lane_mask(jobs, max_len);
+    if lanes == 0 {
+        // No lane group (a burst of long packets, or fewer than four short
+        // ones): all of it goes to `ring`, without the lanes' scratch.
+        for j in jobs.iter_mut() {
+            scalar_seal(j)?;
+        }
+        return Ok(());
+    }
     let mut s = Scratch {
         poly_keys: [[0; 32]; MAX_BURST],
         tags: [[0; TAG_LEN]; MAX_BURST],
         used: jobs.len(),
     };
-    let lanes = lane_mask(jobs, max_len);
     chacha_avx2::apply(
         jobs,
         lanes,
@@ -561,12 +544,20 @@ unsafe fn avx2_seal<L: Lane>(jobs: &mut [L], max_len: usize) -> Result<(), Burst
 /// The CPU must support AVX2 and the OS must have enabled YMM state.
 #[target_feature(enable = "avx2")]
 unsafe fn avx2_open<L: Lane>(jobs: &mut [L], max_len: usize) -> u32 {
+    let lanes = lane_mask(jobs, max_len);
+    if lanes == 0 {
+        // As in `avx2_seal`: everything to `ring`, no lane set-up.
+        let mut ok = 0u32;
+        for (i, j) in jobs.iter_mut().enumerate() {
+            ok |= u32::from(scalar_open(j)) << i;
+        }
+        return ok;
+    }
     let mut s = Scratch {
         poly_keys: [[0; 32]; MAX_BURST],
         tags: [[0; TAG_LEN]; MAX_BURST],
         used: jobs.len(),
     };
-    let lanes = lane_mask(jobs, max_len);
     let mut held = chacha_avx2::Held::new();
     let keys_only = chacha_avx2::Blocks::KeyOnly;
     chacha_avx2::apply(jobs, lanes, keys_only, &mut s.poly_keys, Some(&mut held));
