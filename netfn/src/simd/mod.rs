@@ -45,7 +45,7 @@ mod tests;
 
 pub use backend::{SimdAead, SimdKey};
 
-use crate::wireguard::aead::{ring_key, RingKey};
+use crate::wireguard::aead::{copy_ring_tag, ring_key, RingKey};
 use core::sync::atomic::{AtomicU8, Ordering};
 use subtle::ConstantTimeEq;
 
@@ -316,7 +316,6 @@ pub fn open_burst_with<L: Lane>(p: Path, jobs: &mut [L]) -> Result<u32, BurstErr
 fn scalar_seal<L: Lane>(j: &mut L) -> Result<(), BurstError> {
     let nonce = ring::aead::Nonce::assume_unique_for_key(j.nonce());
     let mut raw = *j.key();
-    let mut tag = [0u8; TAG_LEN];
     let (prepared, aad, buf) = j.ring_parts();
     let owned;
     let key = match prepared {
@@ -327,12 +326,11 @@ fn scalar_seal<L: Lane>(j: &mut L) -> Result<(), BurstError> {
         }
     };
     wipe(&mut raw);
-    let t = key
-        .seal_in_place_separate_tag(nonce, ring::aead::Aad::from(aad), buf)
-        .map_err(|_| BurstError::TooLong)?;
-    tag.copy_from_slice(t.as_ref());
-    *j.tag() = tag;
-    Ok(())
+    let r = key.seal_in_place_separate_tag(nonce, ring::aead::Aad::from(aad), buf);
+    match &r {
+        Ok(t) => copy_ring_tag(t, j.tag()).map_err(|_| BurstError::TooLong),
+        Err(_) => Err(BurstError::TooLong),
+    }
 }
 
 /// Opens one job with `ring`; true when the tag verified.
