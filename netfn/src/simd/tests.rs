@@ -241,6 +241,40 @@ fn lengths_around_block_edges() {
     }
 }
 
+/// Groups of four jobs with the same lengths (their own keys, nonces and
+/// bytes) take the lanes' lockstep walk; bursts that mix such groups with
+/// uneven ones take both walks in one call.
+#[test]
+fn groups_of_equal_lengths() {
+    let mut rng = SplitMix(0xe9a1);
+    let spec = |rng: &mut SplitMix, aad: usize, len: usize| {
+        let mut s = random_spec(rng, 0);
+        s.aad = std::vec![0; aad];
+        s.pt = std::vec![0; len];
+        rng.bytes(&mut s.aad);
+        rng.bytes(&mut s.pt);
+        s
+    };
+    for len in (0..=160).chain([511, 512, 576, 767, 768, 1420, 1500]) {
+        for aad in [0, 5, 16, 33] {
+            let specs: Vec<Spec> = (0..8).map(|_| spec(&mut rng, aad, len)).collect();
+            check_burst(&specs);
+        }
+    }
+    for _ in 0..200 {
+        // A few lengths, each repeated a few times: some sorted groups of
+        // four are even, others straddle two lengths.
+        let lens: Vec<usize> = (0..3).map(|_| rng.below(800) as usize).collect();
+        let specs: Vec<Spec> = (0..4 + rng.below(29) as usize)
+            .map(|_| {
+                let len = lens[rng.below(3) as usize];
+                spec(&mut rng, 0, len)
+            })
+            .collect();
+        check_burst(&specs);
+    }
+}
+
 /// 100,000 random jobs: random keys, nonces, lengths 0..1500, bursts of
 /// 1..32 with mixed lengths, sometimes with AAD.
 #[test]
