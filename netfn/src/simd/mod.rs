@@ -312,20 +312,29 @@ pub fn open_burst_with<L: Lane>(p: Path, jobs: &mut [L]) -> Result<u32, BurstErr
     Ok(ok)
 }
 
+/// A `ring` key built from the job's raw key, for a job that carries no
+/// prepared one. Only then is the raw key copied out (and wiped after):
+/// the data path's jobs all carry one, and its long packets come here.
+fn owned_ring_key<L: Lane>(j: &mut L) -> Result<Option<RingKey>, BurstError> {
+    if j.ring_parts().0.is_some() {
+        return Ok(None);
+    }
+    let mut raw = *j.key();
+    let key = ring_key(&raw).map(RingKey);
+    wipe(&mut raw);
+    key.map(Some).map_err(|_| BurstError::TooLong)
+}
+
 /// Seals one job with `ring`, through its prepared key if it has one.
 fn scalar_seal<L: Lane>(j: &mut L) -> Result<(), BurstError> {
     let nonce = ring::aead::Nonce::assume_unique_for_key(j.nonce());
-    let mut raw = *j.key();
+    let owned = owned_ring_key(j)?;
     let (prepared, aad, buf) = j.ring_parts();
-    let owned;
-    let key = match prepared {
-        Some(k) => k,
-        None => {
-            owned = RingKey(ring_key(&raw).map_err(|_| BurstError::TooLong)?);
-            &owned.0
-        }
-    };
-    wipe(&mut raw);
+    let key = owned
+        .as_ref()
+        .map(|k| &k.0)
+        .or(prepared)
+        .ok_or(BurstError::TooLong)?;
     let r = key.seal_in_place_separate_tag(nonce, ring::aead::Aad::from(aad), buf);
     match &r {
         Ok(t) => copy_ring_tag(t, j.tag()).map_err(|_| BurstError::TooLong),
@@ -337,20 +346,13 @@ fn scalar_seal<L: Lane>(j: &mut L) -> Result<(), BurstError> {
 fn scalar_open<L: Lane>(j: &mut L) -> bool {
     let nonce = ring::aead::Nonce::assume_unique_for_key(j.nonce());
     let tag = ring::aead::Tag::from(*j.tag());
-    let mut raw = *j.key();
-    let (prepared, aad, buf) = j.ring_parts();
-    let owned;
-    let key = match prepared {
-        Some(k) => k,
-        None => match ring_key(&raw) {
-            Ok(k) => {
-                owned = RingKey(k);
-                &owned.0
-            }
-            Err(_) => return false,
-        },
+    let Ok(owned) = owned_ring_key(j) else {
+        return false;
     };
-    wipe(&mut raw);
+    let (prepared, aad, buf) = j.ring_parts();
+    let Some(key) = owned.as_ref().map(|k| &k.0).or(prepared) else {
+        return false;
+    };
     key.open_in_place_separate_tag(nonce, ring::aead::Aad::from(aad), tag, buf, 0..)
         .is_ok()
 }
