@@ -25,9 +25,9 @@
 //!   left over, picked so the Poly1305 groups stay even) go to `ring`, whose
 //!   fused AVX2 code (scalar Poly1305 interleaved with vector ChaCha) is
 //!   ahead per byte. On the Zen 3 machine here the lanes seal 64-byte
-//!   packets 1.4 to 1.6 times as fast as `ring` and break even between 512
-//!   and 640 bytes; see `WG_BENCH_BURST_ONLY=1 cargo bench -p netfn` for
-//!   the figures.
+//!   packets about twice as fast as `ring` (1.4-1.6x while the host is
+//!   busy) and break even between 512 and 768 bytes; see
+//!   `WG_BENCH_BURST_ONLY=1 cargo bench -p netfn` and docs/engine-bench.md.
 //!
 //! Nothing branches on or indexes by a key, nonce or data byte: lengths and
 //! the per-packet verdict of an open are public, everything else is
@@ -60,9 +60,9 @@ pub const MAX_BURST: usize = 32;
 /// time. Lanes win on the fixed per-packet work; per byte `ring`'s fused
 /// AVX2 code (scalar Poly1305 interleaved with vector ChaCha) is ahead.
 /// Measured on Zen 3 with every length forced through the lanes, bursts of
-/// 32 of one size, lanes against `ring` (seal / open): 1.58x / 1.41x at 64
-/// bytes, 1.12x / 1.02x at 256, 1.01x / 1.07x at 512, 0.99x / 0.94x at 576,
-/// 0.98x / 1.01x at 768, 0.97x / 0.95x at 1420. With 768 here, the 576-byte
+/// 32 of one size, lanes against `ring` (seal / open): 2.03x / 1.98x at 64
+/// bytes, 1.31x / 1.28x at 256, 1.03x / 1.06x at 512, 1.06x / 0.93x at 576,
+/// 0.95x / 1.04x at 768, 0.89x / 0.81x at 1420. With 768 here, the 576-byte
 /// packets of an IMIX went to the lanes for no gain and made uneven groups
 /// with the 64-byte ones: the IMIX burst sealed at 0.96-1.00x and opened at
 /// 0.91-0.93x `ring`; at 512 it seals at 1.03-1.12x and opens at 1.01-1.11x.
