@@ -541,6 +541,44 @@ fn main() {
         burst::run(full, ghz);
         return;
     }
+    // WG_BENCH_PAIR=<a>,<b>:<size> alternates two variants burst by burst
+    // and reports the median of their paired differences: the host's slow
+    // and fast spells (docs/engine-bench.md) hit both alike, so the gap
+    // between two code paths shows to a few cycles where their separate
+    // medians swing by tens.
+    if let Some((a, b, size)) = std::env::var("WG_BENCH_PAIR").ok().and_then(|s| {
+        let (ab, n) = s.split_once(':')?;
+        let (a, b) = ab.split_once(',')?;
+        Some((
+            a.parse::<usize>().ok()?,
+            b.parse::<usize>().ok()?,
+            n.parse::<usize>().ok()?,
+        ))
+    }) {
+        let mut bench = Bench::new(size);
+        let (mut sa, mut sb) = (Samples::default(), Samples::default());
+        let mut diff: Vec<i64> = Vec::new();
+        for _ in 0..100_000 {
+            let ta = bench.run(a);
+            let tb = bench.run(b);
+            sa.0.push(ta);
+            sb.0.push(tb);
+            diff.push(tb as i64 - ta as i64);
+        }
+        diff.sort_unstable();
+        let per = |q: usize| diff[diff.len() * q / 100] as f64 / BURST as f64;
+        println!(
+            "{} {:.0}, {} {:.0} cycles/packet; paired difference b - a: median {:+.1}, quartiles {:+.1} .. {:+.1}",
+            VARIANTS[a],
+            sa.median_per_packet(),
+            VARIANTS[b],
+            sb.median_per_packet(),
+            per(50),
+            per(25),
+            per(75)
+        );
+        return;
+    }
     // WG_BENCH_ONLY=<variant index>:<size> loops one variant (for `perf`).
     if let Some((v, size)) = std::env::var("WG_BENCH_ONLY").ok().and_then(|s| {
         let (v, n) = s.split_once(':')?;
