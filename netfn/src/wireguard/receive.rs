@@ -128,7 +128,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
     /// timers, then the inner packet's allowed-IPs check. Shared by the
     /// single-packet and the burst path so both answer the same. `cache`
     /// holds the last allowed-IPs answer of a burst (sources repeat).
-    #[inline]
+    #[inline(always)]
     pub(super) fn transport_accepted(
         &mut self,
         now: Time,

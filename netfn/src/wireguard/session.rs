@@ -92,7 +92,7 @@ impl<A: Aead> Keypair<A> {
     /// Seals `buf[start..start + padded]` (payload already padded with
     /// zeros) and writes the header before it and the tag after it. The
     /// caller checked `start >= 16` and the tailroom. Returns the counter.
-    #[inline]
+    #[inline(always)]
     pub fn seal(&mut self, buf: &mut [u8], start: usize, padded: usize) -> Result<u64, Error> {
         let counter = self.send_counter;
         if counter >= REJECT_AFTER_MESSAGES {
