@@ -222,7 +222,7 @@ impl Aead for RingAead {
         ring_key(key).map(RingKey)
     }
 
-    #[inline]
+    #[inline(always)]
     fn seal(
         key: &RingKey,
         counter: u64,
@@ -243,7 +243,7 @@ impl Aead for RingAead {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn open(
         key: &RingKey,
         counter: u64,
