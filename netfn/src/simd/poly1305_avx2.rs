@@ -184,6 +184,23 @@ fn to_limbs(b0: __m128i, b1: __m128i, b2: __m128i, b3: __m128i) -> Limbs {
     split(lo, hi, _mm256_set1_epi64x(1 << 24))
 }
 
+/// One 16-byte message block from each of four pointers, as limbs.
+///
+/// # Safety
+/// Each pointer must have 16 readable bytes (unaligned loads).
+#[target_feature(enable = "avx2")]
+unsafe fn load4(p: &[*const u8; 4]) -> Limbs {
+    // SAFETY: the caller vouches for 16 readable bytes behind each pointer.
+    unsafe {
+        to_limbs(
+            _mm_loadu_si128(p[0].cast()),
+            _mm_loadu_si128(p[1].cast()),
+            _mm_loadu_si128(p[2].cast()),
+            _mm_loadu_si128(p[3].cast()),
+        )
+    }
+}
+
 /// All ones in 64-bit lane `l` of a mask, zeros elsewhere.
 const LANE_MASKS: [[i64; 4]; 4] = [[-1, 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 0], [0, 0, 0, -1]];
 
@@ -247,6 +264,19 @@ fn group4<L: Lane>(
     let five = |x| _mm256_add_epi64(x, _mm256_slli_epi64::<2>(x));
     let s: Limbs = [r[0], five(r[1]), five(r[2]), five(r[3]), five(r[4])];
     let mut h: Limbs = [_mm256_setzero_si256(); 5];
+    // Reduces the four accumulators, adds each key's `s` and stores the tags.
+    let finish = |acc: Limbs, tags: &mut [[u8; TAG_LEN]; MAX_BURST]| {
+        let k = [
+            key_half(0, 16),
+            key_half(1, 16),
+            key_half(2, 16),
+            key_half(3, 16),
+        ];
+        let t = finish4(acc, k[0], k[1], k[2], k[3]);
+        for (l, &j) in group.iter().enumerate() {
+            tags[j] = t[l];
+        }
+    };
     // Four messages of one shape (the same AAD and ciphertext lengths: a
     // burst of equal packets, or a sorted group of them) walk their runs
     // in step, so no lane needs its own bookkeeping or finish.
@@ -259,30 +289,14 @@ fn group4<L: Lane>(
                 // SAFETY: the four lanes' runs at this position have the
                 // same number of whole 16-byte blocks (same lengths), and
                 // `q[l]` stays inside lane `l`'s run for that many steps.
-                let m = unsafe {
-                    to_limbs(
-                        _mm_loadu_si128(q[0].cast()),
-                        _mm_loadu_si128(q[1].cast()),
-                        _mm_loadu_si128(q[2].cast()),
-                        _mm_loadu_si128(q[3].cast()),
-                    )
-                };
+                let m = unsafe { load4(&q) };
                 step!(h, m, r, s);
                 for x in q.iter_mut() {
                     *x = x.wrapping_add(16);
                 }
             }
         }
-        let t = finish4(
-            h,
-            key_half(0, 16),
-            key_half(1, 16),
-            key_half(2, 16),
-            key_half(3, 16),
-        );
-        for (l, &j) in group.iter().enumerate() {
-            tags[j] = t[l];
-        }
+        finish(h, tags);
         return;
     }
     let mut done: Limbs = [_mm256_setzero_si256(); 5];
@@ -322,14 +336,7 @@ fn group4<L: Lane>(
         for _ in 0..k {
             // SAFETY: each `p[l]` is inside a run with at least one whole
             // 16-byte block left (AAD, ciphertext, `pad` or the zero block).
-            let m = unsafe {
-                to_limbs(
-                    _mm_loadu_si128(p[0].cast()),
-                    _mm_loadu_si128(p[1].cast()),
-                    _mm_loadu_si128(p[2].cast()),
-                    _mm_loadu_si128(p[3].cast()),
-                )
-            };
+            let m = unsafe { load4(&p) };
             step!(h, m, r, s);
             for (q, &d) in p.iter_mut().zip(&stride) {
                 *q = q.wrapping_add(d);
@@ -352,16 +359,7 @@ fn group4<L: Lane>(
         }
     }
 
-    let t = finish4(
-        done,
-        key_half(0, 16),
-        key_half(1, 16),
-        key_half(2, 16),
-        key_half(3, 16),
-    );
-    for (l, &j) in group.iter().enumerate() {
-        tags[j] = t[l];
-    }
+    finish(done, tags);
 }
 
 /// Fully reduces four accumulators mod 2^130 - 5 and adds each key's second
