@@ -144,10 +144,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
                         self.sealed_run(t, id, bytes);
                     }
                     run = Some((sp.peer, total as u64, i));
-                    let endpoint = self
-                        .peers
-                        .get(sp.peer.0 as usize)
-                        .and_then(|p| p.as_ref()?.endpoint);
+                    let endpoint = self.peer(sp.peer).and_then(|p| p.endpoint);
                     results[i] = match endpoint {
                         Some(endpoint) => Ok(Encap::Sealed {
                             peer: sp.peer,
@@ -273,11 +270,8 @@ impl<R: Rng, A: Aead> Engine<R, A> {
     /// Seals every prepared packet with one AEAD burst and writes the tags;
     /// returns a bit per packet index that was sealed.
     fn seal_prepared(&self, pkts: &mut [EncapPacket<'_>], prep: &[Option<SealPrep>]) -> u32 {
-        let peers = &self.peers;
         let key_of = |sp: &SealPrep| {
-            peers
-                .get(sp.peer.0 as usize)
-                .and_then(|p| p.as_ref())
+            self.peer(sp.peer)
                 .and_then(|p| p.current.as_deref())
                 .map(|k| k.send_prepared())
         };
@@ -371,20 +365,14 @@ impl<R: Rng, A: Aead> Engine<R, A> {
             Some((i, id, slot)) if i == idx => (id, slot),
             _ => {
                 let id = *self.by_index.get(&idx).ok_or(Error::UnknownReceiver)?;
-                let peer = self
-                    .peers
-                    .get(id.0 as usize)
-                    .and_then(|p| p.as_ref())
-                    .ok_or(Error::UnknownReceiver)?;
+                let peer = self.peer(id).ok_or(Error::UnknownReceiver)?;
                 let slot = peer.slot_of(idx).ok_or(Error::UnknownReceiver)?;
                 *last = Some((idx, id, slot));
                 (id, slot)
             }
         };
         let kp = self
-            .peers
-            .get(id.0 as usize)
-            .and_then(|p| p.as_ref())
+            .peer(id)
             .and_then(|p| p.keypair(slot))
             .ok_or(Error::UnknownReceiver)?;
         if !kp.can_receive(t) {
@@ -407,11 +395,8 @@ impl<R: Rng, A: Aead> Engine<R, A> {
     /// Opens every prepared message with one AEAD burst; returns a bit per
     /// packet index whose tag verified.
     fn open_prepared(&self, pkts: &mut [DecapPacket<'_>], prep: &[Option<OpenPrep>]) -> u32 {
-        let peers = &self.peers;
         let key_of = |op: &OpenPrep| {
-            peers
-                .get(op.peer.0 as usize)
-                .and_then(|p| p.as_ref())
+            self.peer(op.peer)
                 .and_then(|p| p.keypair(op.slot))
                 .map(|k| k.recv_prepared())
         };

@@ -390,6 +390,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         self.rekey_after_messages = n;
     }
 
+    #[inline]
     pub(crate) fn peer(&self, id: PeerId) -> Option<&Peer<A>> {
         self.peers.get(id.0 as usize).and_then(|p| p.as_ref())
     }
