@@ -94,6 +94,10 @@ impl Aead for SimdAead {
         RingAead::open(&key.ring, counter, aad, buf, tag)
     }
 
+    fn burst_pays(lens: &[usize]) -> bool {
+        super::lanes_pay(lens)
+    }
+
     fn seal_burst(jobs: &mut [BurstJob<'_, SimdKey>]) -> Result<(), AeadError> {
         super::seal_burst(jobs).map_err(map)
     }

@@ -287,6 +287,13 @@ pub fn open_burst<L: Lane>(jobs: &mut [L]) -> Result<u32, BurstError> {
     open_burst_with(path(), jobs)
 }
 
+/// Whether a burst of buffers with these lengths gains from the lanes: on
+/// the AVX2 path, at least one whole Poly1305 group of four fits them.
+/// With fewer, every job goes to `ring` anyway.
+pub fn lanes_pay(lens: &[usize]) -> bool {
+    path() == Path::Avx2 && lens.iter().filter(|&&l| l <= LANE_MAX_LEN).count() >= 4
+}
+
 /// [`seal_burst`] on a chosen path.
 pub fn seal_burst_with<L: Lane>(p: Path, jobs: &mut [L]) -> Result<(), BurstError> {
     check(p, jobs)?;

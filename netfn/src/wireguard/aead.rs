@@ -106,6 +106,18 @@ pub trait Aead {
         Ok(ok)
     }
 
+    /// Whether [`Aead::seal_burst`]/[`Aead::open_burst`] on buffers of these
+    /// lengths beat [`Aead::seal`]/[`Aead::open`] one at a time. The default
+    /// burst is that very loop, so never; a back end with SIMD lanes says
+    /// yes when enough of them fit its lanes. When not, the engine's burst
+    /// calls go packet by packet: their separate passes (prepare, crypt,
+    /// finish) only add work then, and a burst of long packets no longer
+    /// fits the L1 cache between the passes.
+    fn burst_pays(lens: &[usize]) -> bool {
+        let _ = lens;
+        false
+    }
+
     /// Encrypts `buf` in place under a raw key (one-off uses) and returns the tag.
     fn seal_in_place(
         key: &[u8; 32],

@@ -16,6 +16,12 @@
 //! timers, allowed IPs); encap updates timers and byte counters once per
 //! run of packets to the same peer.
 //!
+//! A burst the AEAD would not seal or open side by side anyway
+//! ([`Aead::burst_pays`]: say, 32 full-size packets, none of which fits the
+//! SIMD lanes) goes through the single-packet path packet by packet instead:
+//! the three passes only add work then, and 32 packets of 1420 bytes
+//! outgrow the L1 cache between them.
+//!
 //! Results are exactly what `encapsulate`/`decapsulate` would return for
 //! the same packets one by one. Whatever writes into `out` (an initiation
 //! for a packet with no session; any handshake or cookie message on the
@@ -98,6 +104,13 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         out: &mut [u8],
     ) -> usize {
         let max = pkts.len().min(results.len()).min(MAX_BURST);
+        let mut lens = [0usize; MAX_BURST];
+        for (l, p) in lens.iter_mut().zip(&pkts[..max]) {
+            *l = padded_len(p.len, self.mtu);
+        }
+        if !A::burst_pays(&lens[..max]) {
+            return self.encapsulate_each(now, &mut pkts[..max], results, out);
+        }
         let t = now.mono_ns;
         let mut prep: [Option<SealPrep>; MAX_BURST] = [None; MAX_BURST];
         let mut cache: RouteCache = None;
@@ -183,6 +196,13 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         out: &mut [u8],
     ) -> usize {
         let max = pkts.len().min(results.len()).min(MAX_BURST);
+        let mut lens = [0usize; MAX_BURST];
+        for (l, p) in lens.iter_mut().zip(&pkts[..max]) {
+            *l = p.len.saturating_sub(TRANSPORT_HEADER_LEN + TAG_LEN);
+        }
+        if !A::burst_pays(&lens[..max]) {
+            return self.decapsulate_each(now, &mut pkts[..max], results, out);
+        }
         let t = now.mono_ns;
         let mut prep: [Option<OpenPrep>; MAX_BURST] = [None; MAX_BURST];
         let mut n = 0;
@@ -206,13 +226,56 @@ impl<R: Rng, A: Aead> Engine<R, A> {
             let Some(op) = op else { continue };
             let p = &pkts[i];
             let ok = opened & (1 << i) != 0;
-            results[i] = self.open_finish(now, p, op, ok, &mut cache);
+            self.open_finish(now, p, op, ok, &mut cache, &mut results[i]);
         }
         if single {
             let p = &mut pkts[n - 1];
             results[n - 1] = self.decapsulate(now, p.src, p.buf, p.start, p.len, out);
         }
         n
+    }
+
+    /// `encapsulate_burst` one packet at a time, for bursts the AEAD would
+    /// not seal side by side: stops after a packet with no session (it may
+    /// have written an initiation into `out`).
+    fn encapsulate_each(
+        &mut self,
+        now: Time,
+        pkts: &mut [EncapPacket<'_>],
+        results: &mut [Result<Encap, Error>],
+        out: &mut [u8],
+    ) -> usize {
+        for (i, (p, r)) in pkts.iter_mut().zip(results.iter_mut()).enumerate() {
+            *r = self.encapsulate(now, p.buf, p.start, p.len, out);
+            if matches!(r, Ok(Encap::NoSession { .. })) {
+                return i + 1;
+            }
+        }
+        pkts.len().min(results.len())
+    }
+
+    /// `decapsulate_burst` one datagram at a time, for bursts the AEAD would
+    /// not open side by side: stops after a handshake or cookie message
+    /// (it may have written into `out`).
+    fn decapsulate_each(
+        &mut self,
+        now: Time,
+        pkts: &mut [DecapPacket<'_>],
+        results: &mut [Result<Decap, Error>],
+        out: &mut [u8],
+    ) -> usize {
+        for (i, (p, r)) in pkts.iter_mut().zip(results.iter_mut()).enumerate() {
+            let handshake = p
+                .start
+                .checked_add(p.len)
+                .and_then(|end| p.buf.get(p.start..end))
+                .is_some_and(|m| matches!(classify(m), Ok(k) if k != MessageKind::Transport));
+            self.decapsulate_into(now, p, out, r);
+            if handshake {
+                return i + 1;
+            }
+        }
+        pkts.len().min(results.len())
     }
 
     /// Prepare for one packet to seal: the same checks, in the same order,
@@ -449,7 +512,8 @@ impl<R: Rng, A: Aead> Engine<R, A> {
 
     /// Finish for one opened (or refused) transport message, in order:
     /// the replay window again (an earlier copy in this burst may have
-    /// taken the counter), the tag verdict, then the single path's tail.
+    /// taken the counter), the tag verdict, then the single path's tail,
+    /// which writes the answer into `r`.
     #[inline]
     fn open_finish(
         &mut self,
@@ -458,8 +522,24 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         op: &OpenPrep,
         tag_ok: bool,
         cache: &mut RouteCache,
-    ) -> Result<Decap, Error> {
-        let t = now.mono_ns;
+        r: &mut Result<Decap, Error>,
+    ) {
+        match self.open_verdict(now.mono_ns, p, op, tag_ok) {
+            Ok((accepted, plain)) => self.transport_accepted(now, p.src, accepted, plain, cache, r),
+            Err(e) => *r = Err(e),
+        }
+    }
+
+    /// The replay window and the tag verdict of `open_finish`; marks the
+    /// counter when both pass.
+    #[inline(always)]
+    fn open_verdict<'p>(
+        &mut self,
+        t: u64,
+        p: &'p DecapPacket<'_>,
+        op: &OpenPrep,
+        tag_ok: bool,
+    ) -> Result<(Accepted, &'p [u8]), Error> {
         let peer = self
             .peers
             .get_mut(op.peer.0 as usize)
@@ -474,16 +554,15 @@ impl<R: Rng, A: Aead> Engine<R, A> {
             return Err(Error::BadTag);
         }
         kp.replay_mark(op.counter);
-        let lastminute = kp.lastminute(t);
         let s = p.start + TRANSPORT_HEADER_LEN;
         let plain = p.buf.get(s..s + op.n).ok_or(Error::Malformed)?;
         let accepted = Accepted {
             peer: op.peer,
             slot,
-            lastminute,
+            lastminute: kp.lastminute(t),
             wire_len: op.n + TRANSPORT_HEADER_LEN + TAG_LEN,
             start: p.start,
         };
-        self.transport_accepted(now, p.src, accepted, plain, cache)
+        Ok((accepted, plain))
     }
 }

@@ -9,7 +9,9 @@
 //! nothing else) and fit its source's token bucket. State moves only after
 //! the whole message has been decrypted and accepted.
 
+use super::aead::TAG_LEN;
 use super::allowed_ips::IpKey;
+use super::burst::DecapPacket;
 use super::device::{Decap, Engine};
 use super::handshake::{consume_initiation, consume_response, create_response};
 use super::messages::{
@@ -75,25 +77,58 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         len: usize,
         out: &mut [u8],
     ) -> Result<Decap, Error> {
-        let end = start.checked_add(len).ok_or(Error::Malformed)?;
-        let msg = buf.get_mut(start..end).ok_or(Error::Malformed)?;
-        match classify(msg)? {
-            MessageKind::Transport => self.receive_transport(now, src, msg, start),
-            MessageKind::Initiation => self.receive_initiation(now, src, msg, out),
-            MessageKind::Response => self.receive_response(now, src, msg, out),
-            MessageKind::CookieReply => self.receive_cookie_reply(now, msg),
+        let mut r = Err(Error::Malformed);
+        let mut p = DecapPacket {
+            buf,
+            start,
+            len,
+            src,
+        };
+        self.decapsulate_into(now, &mut p, out, &mut r);
+        r
+    }
+
+    /// [`Engine::decapsulate`] with the answer written into `r`. The answer
+    /// is built in place, field by field: built in a temporary and copied
+    /// (48 bytes, in other pieces than they were written in), the copy waits
+    /// for the stores on every packet, which the burst paths, writing one
+    /// answer per packet into the caller's array, measured at about 20
+    /// cycles per packet.
+    #[inline(always)]
+    pub(super) fn decapsulate_into(
+        &mut self,
+        now: Time,
+        p: &mut DecapPacket<'_>,
+        out: &mut [u8],
+        r: &mut Result<Decap, Error>,
+    ) {
+        let (src, start) = (p.src, p.start);
+        let Some(msg) = start
+            .checked_add(p.len)
+            .and_then(|end| p.buf.get_mut(start..end))
+        else {
+            *r = Err(Error::Malformed);
+            return;
+        };
+        match classify(msg) {
+            Ok(MessageKind::Transport) => match self.open_transport(now.mono_ns, msg, start) {
+                Ok(a) => {
+                    let plain = &msg[TRANSPORT_HEADER_LEN..a.wire_len - TAG_LEN];
+                    self.transport_accepted(now, src, a, plain, &mut None, r)
+                }
+                Err(e) => *r = Err(e),
+            },
+            Ok(MessageKind::Initiation) => *r = self.receive_initiation(now, src, msg, out),
+            Ok(MessageKind::Response) => *r = self.receive_response(now, src, msg, out),
+            Ok(MessageKind::CookieReply) => *r = self.receive_cookie_reply(now, msg),
+            Err(e) => *r = Err(e.into()),
         }
     }
 
-    #[inline]
-    fn receive_transport(
-        &mut self,
-        now: Time,
-        src: SocketAddr,
-        msg: &mut [u8],
-        start: usize,
-    ) -> Result<Decap, Error> {
-        let t = now.mono_ns;
+    /// Finds the keypair of the transport message `msg` (at `start` in the
+    /// caller's buffer) and opens it in place: tag, then replay window.
+    #[inline(always)]
+    fn open_transport(&mut self, t: u64, msg: &mut [u8], start: usize) -> Result<Accepted, Error> {
         let (idx, counter) = {
             let h = Transport::new_checked(&*msg)?;
             (h.receiver(), h.counter())
@@ -109,23 +144,21 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         if !kp.can_receive(t) {
             return Err(Error::SessionExpired);
         }
-        let n = kp.open(counter, msg)?;
+        kp.open(counter, msg)?;
         // Authenticated from here on.
-        let lastminute = kp.lastminute(t);
-        let plain = &msg[TRANSPORT_HEADER_LEN..TRANSPORT_HEADER_LEN + n];
-        let accepted = Accepted {
+        Ok(Accepted {
             peer: id,
             slot,
-            lastminute,
+            lastminute: kp.lastminute(t),
             wire_len: msg.len(),
             start,
-        };
-        self.transport_accepted(now, src, accepted, plain, &mut None)
+        })
     }
 
     /// Everything after a transport message's tag verified and the replay
     /// window took its counter: session confirmation, roaming, counters and
-    /// timers, then the inner packet's allowed-IPs check. Shared by the
+    /// timers, then the inner packet's allowed-IPs check; the answer goes
+    /// into `r` (built in place, see `decapsulate_into`). Shared by the
     /// single-packet and the burst path so both answer the same. `cache`
     /// holds the last allowed-IPs answer of a burst (sources repeat).
     #[inline(always)]
@@ -136,14 +169,14 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         a: Accepted,
         plain: &[u8],
         cache: &mut Option<(IpKey, Option<PeerId>)>,
-    ) -> Result<Decap, Error> {
+        r: &mut Result<Decap, Error>,
+    ) {
         let t = now.mono_ns;
         let id = a.peer;
-        let peer = self
-            .peers
-            .get_mut(id.0 as usize)
-            .and_then(|p| p.as_mut())
-            .ok_or(Error::UnknownReceiver)?;
+        let Some(peer) = self.peers.get_mut(id.0 as usize).and_then(|p| p.as_mut()) else {
+            *r = Err(Error::UnknownReceiver);
+            return;
+        };
         let mut new_session = false;
         if a.slot == Slot::Next {
             if let Some(old) = peer.confirm_next() {
@@ -161,13 +194,17 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         peer.rx_bytes += a.wire_len as u64;
         peer.timers.auth_received(t, peer.persistent_keepalive);
         if plain.is_empty() {
-            return Ok(Decap::Keepalive {
+            *r = Ok(Decap::Keepalive {
                 peer: id,
                 new_session,
             });
+            return;
         }
         peer.timers.data_received(t);
-        let (src_ip, ip_len) = inner_source_and_len(plain).ok_or(Error::BadInnerPacket)?;
+        let Some((src_ip, ip_len)) = inner_source_and_len(plain) else {
+            *r = Err(Error::BadInnerPacket);
+            return;
+        };
         let owner = match *cache {
             Some((k, owner)) if k == src_ip => owner,
             _ => {
@@ -176,15 +213,16 @@ impl<R: Rng, A: Aead> Engine<R, A> {
                 owner
             }
         };
-        if owner != Some(id) {
-            return Err(Error::AllowedIpsMismatch);
-        }
-        Ok(Decap::Data {
-            peer: id,
-            start: a.start + TRANSPORT_HEADER_LEN,
-            len: ip_len,
-            new_session,
-        })
+        *r = if owner == Some(id) {
+            Ok(Decap::Data {
+                peer: id,
+                start: a.start + TRANSPORT_HEADER_LEN,
+                len: ip_len,
+                new_session,
+            })
+        } else {
+            Err(Error::AllowedIpsMismatch)
+        };
     }
 
     /// MAC checks and load policy shared by both handshake messages.

@@ -159,7 +159,7 @@ impl<A: Aead> Keypair<A> {
     /// Opens a transport message `msg` (header, ciphertext, tag) in place:
     /// tag first, then the replay window. Returns the plaintext length
     /// (starting 16 bytes into `msg`).
-    #[inline]
+    #[inline(always)]
     pub fn open(&mut self, counter: u64, msg: &mut [u8]) -> Result<usize, Error> {
         self.replay.check(counter).map_err(replay_error)?;
         let n = msg
