@@ -142,10 +142,16 @@ pub trait Aead {
     }
 }
 
-/// The 96-bit nonce for a counter: 4 zero bytes, then the counter in little endian.
+/// The 96-bit nonce for a counter: 4 zero bytes, then the counter in little
+/// endian. Written as the 8 + 4 bytes `ring` reads it as: written as 4 + 8,
+/// ring's first 8-byte load spans two stores and waits for both to reach
+/// the cache (perf put 39 % of ring's seal wrapper samples on it, about 20
+/// cycles a packet).
+#[inline(always)]
 pub fn nonce(counter: u64) -> [u8; 12] {
     let mut n = [0u8; 12];
-    n[4..].copy_from_slice(&counter.to_le_bytes());
+    n[..8].copy_from_slice(&(counter << 32).to_le_bytes());
+    n[8..].copy_from_slice(&((counter >> 32) as u32).to_le_bytes());
     n
 }
 
