@@ -151,22 +151,34 @@ impl AllowedIps {
     }
 
     /// The peer of the longest prefix holding an IPv4 address.
-    #[inline]
+    #[inline(always)]
     pub fn lookup_v4(&self, addr: u32) -> Option<PeerId> {
-        if let Some(f) = &self.flat4 {
-            return f.iter().find(|e| addr & e.1 == e.0).map(|e| e.2);
+        match &self.flat4 {
+            Some(f) => f.iter().find(|e| addr & e.1 == e.0).map(|e| e.2),
+            None => self.lookup_v4_levels(addr),
         }
+    }
+
+    /// The peer of the longest prefix holding an IPv6 address.
+    #[inline(always)]
+    pub fn lookup_v6(&self, addr: u128) -> Option<PeerId> {
+        match &self.flat6 {
+            Some(f) => f.iter().find(|e| addr & e.1 == e.0).map(|e| e.2),
+            None => self.lookup_v6_levels(addr),
+        }
+    }
+
+    // The large tables' probes stay out of line, so the data path that
+    // inlines a lookup carries only the flat scan.
+    #[inline(never)]
+    fn lookup_v4_levels(&self, addr: u32) -> Option<PeerId> {
         self.v4
             .iter()
             .find_map(|l| l.map.get(&(addr & mask4(l.len))).copied())
     }
 
-    /// The peer of the longest prefix holding an IPv6 address.
-    #[inline]
-    pub fn lookup_v6(&self, addr: u128) -> Option<PeerId> {
-        if let Some(f) = &self.flat6 {
-            return f.iter().find(|e| addr & e.1 == e.0).map(|e| e.2);
-        }
+    #[inline(never)]
+    fn lookup_v6_levels(&self, addr: u128) -> Option<PeerId> {
         self.v6
             .iter()
             .find_map(|l| l.map.get(&(addr & mask6(l.len))).copied())
@@ -179,7 +191,7 @@ impl AllowedIps {
     }
 
     /// The same, for an address read straight out of a packet header.
-    #[inline]
+    #[inline(always)]
     pub fn lookup_key(&self, addr: IpKey) -> Option<PeerId> {
         match addr {
             IpKey::V4(a) => self.lookup_v4(a),

@@ -246,7 +246,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         out: &mut [u8],
     ) -> usize {
         for (i, (p, r)) in pkts.iter_mut().zip(results.iter_mut()).enumerate() {
-            *r = self.encapsulate(now, p.buf, p.start, p.len, out);
+            self.encapsulate_into(now, p, out, r);
             if matches!(r, Ok(Encap::NoSession { .. })) {
                 return i + 1;
             }

@@ -9,7 +9,9 @@
 //! only flagged here and sent by the next `tick`, so the data path stays one
 //! shape.
 
+use super::aead::TAG_LEN;
 use super::allowed_ips::IpKey;
+use super::burst::EncapPacket;
 use super::device::{Encap, Engine, TickAction};
 use super::handshake::create_initiation;
 use super::messages::{Initiation, INITIATION_LEN, TRANSPORT_HEADER_LEN, TRANSPORT_MIN_LEN};
@@ -50,7 +52,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
     /// headroom before `start` and padding + 16 bytes of tailroom after the
     /// packet. Without a session, writes an initiation into `out` when one
     /// is due.
-    #[inline]
+    #[inline(always)]
     pub fn encapsulate(
         &mut self,
         now: Time,
@@ -59,54 +61,87 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         len: usize,
         out: &mut [u8],
     ) -> Result<Encap, Error> {
-        let end = start.checked_add(len).ok_or(Error::Malformed)?;
-        let inner = buf.get(start..end).ok_or(Error::Malformed)?;
-        let dst = inner_destination(inner).ok_or(Error::BadInnerPacket)?;
-        let id = self
-            .allowed
-            .lookup_key(dst)
-            .ok_or(Error::NoPeerForDestination)?;
-        let mtu = self.mtu;
-        let rekey_msgs = self.rekey_after_messages;
-        let t = now.mono_ns;
-        let peer = self
-            .peers
-            .get_mut(id.0 as usize)
-            .and_then(|p| p.as_mut())
-            .ok_or(Error::NoSuchPeer)?;
-        let endpoint = peer.endpoint;
-        // Field borrows (not `Peer` methods) so timers and counters stay reachable.
-        let Some(kp) = peer.current.as_deref_mut().filter(|k| k.can_send(t)) else {
-            let initiation = self.initiate(now, id, out, false)?;
-            return Ok(Encap::NoSession {
-                peer: id,
-                initiation,
-            });
+        let mut r = Err(Error::Malformed);
+        self.encapsulate_into(now, &mut EncapPacket { buf, start, len }, out, &mut r);
+        r
+    }
+
+    /// [`Engine::encapsulate`] with the answer written into `r`, in place
+    /// (see `decapsulate_into` for why): every failure breaks out of the
+    /// `'fail` block with its error, the two answers are written where
+    /// they are known.
+    #[inline(always)]
+    pub(super) fn encapsulate_into(
+        &mut self,
+        now: Time,
+        p: &mut EncapPacket<'_>,
+        out: &mut [u8],
+        r: &mut Result<Encap, Error>,
+    ) {
+        let (start, len) = (p.start, p.len);
+        let e = 'fail: {
+            let Some(inner) = start.checked_add(len).and_then(|end| p.buf.get(start..end)) else {
+                break 'fail Error::Malformed;
+            };
+            let Some(dst) = inner_destination(inner) else {
+                break 'fail Error::BadInnerPacket;
+            };
+            let Some(id) = self.allowed.lookup_key(dst) else {
+                break 'fail Error::NoPeerForDestination;
+            };
+            let mtu = self.mtu;
+            let rekey_msgs = self.rekey_after_messages;
+            let t = now.mono_ns;
+            let Some(peer) = self.peers.get_mut(id.0 as usize).and_then(|p| p.as_mut()) else {
+                break 'fail Error::NoSuchPeer;
+            };
+            // Field borrows (not `Peer` methods) so timers and counters stay reachable.
+            let Some(kp) = peer.current.as_deref_mut().filter(|k| k.can_send(t)) else {
+                *r = self
+                    .initiate(now, id, out, false)
+                    .map(|initiation| Encap::NoSession {
+                        peer: id,
+                        initiation,
+                    });
+                return;
+            };
+            if peer.endpoint.is_none() {
+                break 'fail Error::NoEndpoint;
+            }
+            let padded = padded_len(len, mtu);
+            let Some(msg) = start
+                .checked_sub(TRANSPORT_HEADER_LEN)
+                .and_then(|at| p.buf.get_mut(at..start + padded + TAG_LEN))
+            else {
+                break 'fail Error::NoRoom;
+            };
+            if padded > len {
+                msg[TRANSPORT_HEADER_LEN + len..TRANSPORT_HEADER_LEN + padded].fill(0);
+            }
+            if let Err(e) = kp.seal(msg) {
+                break 'fail e;
+            }
+            if kp.initiator && (kp.age(t) >= REKEY_AFTER_TIME || kp.sent() >= rekey_msgs) {
+                peer.timers.handshake_wanted = true;
+            }
+            let total = TRANSPORT_HEADER_LEN + padded + TAG_LEN;
+            peer.tx_bytes += total as u64;
+            let pk = peer.persistent_keepalive;
+            peer.timers.auth_sent(t, pk);
+            let rng = &mut self.rng;
+            peer.timers.data_sent(t, || Self::jitter(rng));
+            if let Some(endpoint) = peer.endpoint {
+                *r = Ok(Encap::Sealed {
+                    peer: id,
+                    start: start - TRANSPORT_HEADER_LEN,
+                    len: total,
+                    endpoint,
+                });
+                return;
+            }
+            Error::NoEndpoint
         };
-        let endpoint = endpoint.ok_or(Error::NoEndpoint)?;
-        let padded = padded_len(len, mtu);
-        if start < TRANSPORT_HEADER_LEN || start + padded + 16 > buf.len() {
-            return Err(Error::NoRoom);
-        }
-        if padded > len {
-            buf[end..start + padded].fill(0);
-        }
-        kp.seal(buf, start, padded)?;
-        if kp.initiator && (kp.age(t) >= REKEY_AFTER_TIME || kp.sent() >= rekey_msgs) {
-            peer.timers.handshake_wanted = true;
-        }
-        let total = TRANSPORT_HEADER_LEN + padded + 16;
-        peer.tx_bytes += total as u64;
-        let pk = peer.persistent_keepalive;
-        peer.timers.auth_sent(t, pk);
-        let rng = &mut self.rng;
-        peer.timers.data_sent(t, || Self::jitter(rng));
-        Ok(Encap::Sealed {
-            peer: id,
-            start: start - TRANSPORT_HEADER_LEN,
-            len: total,
-            endpoint,
-        })
+        *r = Err(e);
     }
 
     /// Starts a handshake with `peer` now if the rate limit allows (one
@@ -151,7 +186,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         if out.len() < TRANSPORT_MIN_LEN {
             return Err(Error::NoRoom);
         }
-        kp.seal(out, TRANSPORT_HEADER_LEN, 0)?;
+        kp.seal(&mut out[..TRANSPORT_MIN_LEN])?;
         p.tx_bytes += TRANSPORT_MIN_LEN as u64;
         p.timers.auth_sent(t, p.persistent_keepalive);
         Ok(Some((TRANSPORT_MIN_LEN, ep)))

@@ -89,27 +89,25 @@ impl<A: Aead> Keypair<A> {
         self.initiator && self.age(now) >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT
     }
 
-    /// Seals `buf[start..start + padded]` (payload already padded with
-    /// zeros) and writes the header before it and the tag after it. The
-    /// caller checked `start >= 16` and the tailroom. Returns the counter.
+    /// Seals the transport message `msg` in place: 16 bytes for the
+    /// header, then the payload (already padded with zeros), then 16 for
+    /// the tag. Writes header and tag; returns the counter used.
     #[inline(always)]
-    pub fn seal(&mut self, buf: &mut [u8], start: usize, padded: usize) -> Result<u64, Error> {
+    pub fn seal(&mut self, msg: &mut [u8]) -> Result<u64, Error> {
         let counter = self.send_counter;
         if counter >= REJECT_AFTER_MESSAGES {
             return Err(Error::SessionExpired);
         }
-        let hdr_at = start
-            .checked_sub(TRANSPORT_HEADER_LEN)
+        let (head, rest) = msg
+            .split_first_chunk_mut::<TRANSPORT_HEADER_LEN>()
             .ok_or(Error::NoRoom)?;
-        let end = start + padded;
-        let region = buf.get_mut(hdr_at..end + TAG_LEN).ok_or(Error::NoRoom)?;
-        let (head, rest) = region.split_at_mut(TRANSPORT_HEADER_LEN);
-        let (payload, tag) = rest.split_at_mut(padded);
-        let mut h = Transport::new_unchecked(head);
+        let (payload, tag) = rest
+            .split_last_chunk_mut::<TAG_LEN>()
+            .ok_or(Error::NoRoom)?;
+        let mut h = Transport::new_unchecked(&mut head[..]);
         h.set_msg_type(TYPE_TRANSPORT);
         h.set_receiver(self.remote_index);
         h.set_counter(counter);
-        let tag: &mut [u8; TAG_LEN] = tag.try_into().map_err(|_| Error::NoRoom)?;
         A::seal(&self.send, counter, &[], payload, tag).map_err(|_| Error::NoRoom)?;
         self.send_counter = counter + 1;
         Ok(counter)
@@ -213,7 +211,7 @@ mod tests {
         let (_, mut b) = pair::<RustCryptoAead>();
         let mut buf = [0u8; 128];
         buf[32..48].copy_from_slice(b"0123456789abcdef");
-        let c = a.seal(&mut buf, 32, 16).unwrap();
+        let c = a.seal(&mut buf[16..64]).unwrap();
         assert_eq!(c, 0);
         assert_eq!(&buf[16..20], &[4, 0, 0, 0]);
         assert_eq!(&buf[20..24], &20u32.to_le_bytes());
@@ -229,8 +227,9 @@ mod tests {
     fn no_room_is_an_error() {
         let (mut a, _) = pair::<RingAead>();
         let mut buf = [0u8; 40];
-        assert_eq!(a.seal(&mut buf, 8, 16), Err(Error::NoRoom));
-        assert_eq!(a.seal(&mut buf, 16, 16), Err(Error::NoRoom));
+        assert_eq!(a.seal(&mut buf[..31]), Err(Error::NoRoom));
+        assert_eq!(a.seal(&mut buf[..8]), Err(Error::NoRoom));
+        assert_eq!(a.seal(&mut buf[..0]), Err(Error::NoRoom));
         assert_eq!(a.sent(), 0);
     }
 

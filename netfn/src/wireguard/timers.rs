@@ -57,12 +57,20 @@ impl Timers {
     }
 
     /// A data packet (not a keepalive) was sent: expect an answer within
-    /// KEEPALIVE_TIMEOUT + REKEY_TIMEOUT, or start a new handshake.
-    #[inline]
+    /// KEEPALIVE_TIMEOUT + REKEY_TIMEOUT, or start a new handshake. Only
+    /// the first packet after an answer arms the deadline (and draws the
+    /// jitter), so the check stays in the data path and the rest does not.
+    #[inline(always)]
     pub fn data_sent(&mut self, now: u64, jitter: impl FnOnce() -> u64) {
         if self.new_handshake_at.is_none() {
-            self.new_handshake_at = Some(now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + jitter());
+            self.arm_new_handshake(now, jitter);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn arm_new_handshake(&mut self, now: u64, jitter: impl FnOnce() -> u64) {
+        self.new_handshake_at = Some(now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + jitter());
     }
 
     /// A data packet was received: answer within KEEPALIVE_TIMEOUT.
