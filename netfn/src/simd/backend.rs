@@ -72,7 +72,7 @@ impl Aead for SimdAead {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     fn seal(
         key: &SimdKey,
         counter: u64,
@@ -83,7 +83,7 @@ impl Aead for SimdAead {
         RingAead::seal(&key.ring, counter, aad, buf, tag)
     }
 
-    #[inline]
+    #[inline(always)]
     fn open(
         key: &SimdKey,
         counter: u64,

@@ -265,13 +265,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         out: &mut [u8],
     ) -> usize {
         for (i, (p, r)) in pkts.iter_mut().zip(results.iter_mut()).enumerate() {
-            let handshake = p
-                .start
-                .checked_add(p.len)
-                .and_then(|end| p.buf.get(p.start..end))
-                .is_some_and(|m| matches!(classify(m), Ok(k) if k != MessageKind::Transport));
-            self.decapsulate_into(now, p, out, r);
-            if handshake {
+            if self.decapsulate_into(now, p, out, r) {
                 return i + 1;
             }
         }

@@ -93,7 +93,8 @@ impl<R: Rng, A: Aead> Engine<R, A> {
     /// (48 bytes, in other pieces than they were written in), the copy waits
     /// for the stores on every packet, which the burst paths, writing one
     /// answer per packet into the caller's array, measured at about 20
-    /// cycles per packet.
+    /// cycles per packet. Returns true for a handshake or cookie message
+    /// (which may have written into `out`).
     #[inline(always)]
     pub(super) fn decapsulate_into(
         &mut self,
@@ -101,16 +102,17 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         p: &mut DecapPacket<'_>,
         out: &mut [u8],
         r: &mut Result<Decap, Error>,
-    ) {
+    ) -> bool {
         let (src, start) = (p.src, p.start);
         let Some(msg) = start
             .checked_add(p.len)
             .and_then(|end| p.buf.get_mut(start..end))
         else {
             *r = Err(Error::Malformed);
-            return;
+            return false;
         };
-        match classify(msg) {
+        let kind = classify(msg);
+        match kind {
             Ok(MessageKind::Transport) => match self.open_transport(now.mono_ns, msg, start) {
                 Ok(a) => {
                     let plain = &msg[TRANSPORT_HEADER_LEN..a.wire_len - TAG_LEN];
@@ -123,6 +125,7 @@ impl<R: Rng, A: Aead> Engine<R, A> {
             Ok(MessageKind::CookieReply) => *r = self.receive_cookie_reply(now, msg),
             Err(e) => *r = Err(e.into()),
         }
+        matches!(kind, Ok(k) if k != MessageKind::Transport)
     }
 
     /// Finds the keypair of the transport message `msg` (at `start` in the
