@@ -107,16 +107,15 @@ pub trait Aead {
     }
 
     /// Whether [`Aead::seal_burst`]/[`Aead::open_burst`] on buffers of these
-    /// lengths beat [`Aead::seal`]/[`Aead::open`] one at a time. The default
-    /// burst is that very loop, so never; a back end with SIMD lanes says
-    /// yes when enough of them fit its lanes. When not, the engine's burst
-    /// calls go packet by packet: their separate passes (prepare, crypt,
-    /// finish) only add work then, and a burst of long packets no longer
-    /// fits the L1 cache between the passes.
-    fn burst_pays(lens: &[usize]) -> bool {
-        let _ = lens;
-        false
-    }
+    /// lengths beat [`Aead::seal`]/[`Aead::open`] one at a time. For the
+    /// default bursts (that very loop) never; a back end with SIMD lanes
+    /// says yes when enough of them fit its lanes. When not, the engine's
+    /// burst calls go packet by packet: their separate passes (prepare,
+    /// crypt, finish) only add work then, and a burst of long packets no
+    /// longer fits the L1 cache between the passes. No default: a wrapper
+    /// around another back end must pass its answer on, or it silently
+    /// turns the lanes off.
+    fn burst_pays(lens: &[usize]) -> bool;
 
     /// Encrypts `buf` in place under a raw key (one-off uses) and returns the tag.
     fn seal_in_place(
@@ -236,6 +235,10 @@ impl Drop for RingKey {
 impl Aead for RingAead {
     type Key = RingKey;
 
+    fn burst_pays(_: &[usize]) -> bool {
+        false
+    }
+
     fn prepare(key: &[u8; 32]) -> Result<RingKey, AeadError> {
         ring_key(key).map(RingKey)
     }
@@ -288,6 +291,10 @@ pub struct RustCryptoAead;
 
 impl Aead for RustCryptoAead {
     type Key = ChaCha20Poly1305;
+
+    fn burst_pays(_: &[usize]) -> bool {
+        false
+    }
 
     fn prepare(key: &[u8; 32]) -> Result<ChaCha20Poly1305, AeadError> {
         Ok(ChaCha20Poly1305::new(key.into()))

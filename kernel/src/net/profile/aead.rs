@@ -131,6 +131,10 @@ impl<A: Aead, M: Meter> Aead for Profiled<A, M> {
         timed::<M, _>(1, || A::open(key, counter, aad, buf, tag))
     }
 
+    fn burst_pays(lens: &[usize]) -> bool {
+        A::burst_pays(lens)
+    }
+
     fn seal_burst(jobs: &mut [BurstJob<'_, A::Key>]) -> Result<(), AeadError> {
         timed::<M, _>(jobs.len(), || A::seal_burst(jobs))
     }
@@ -209,6 +213,23 @@ mod tests {
                 packets: 9
             }
         );
+    }
+
+    /// The wrapper passes on whether bursts pay: answering the trait's
+    /// old default (never) turned the gateway's SIMD lanes off.
+    #[test]
+    fn bursts_pay_as_the_wrapped_back_end_says() {
+        use netfn::simd::SimdAead;
+        for lens in [&[64usize; 8][..], &[1420; 32], &[64, 64, 64], &[]] {
+            assert_eq!(
+                Profiled::<SimdAead, Fake>::burst_pays(lens),
+                SimdAead::burst_pays(lens)
+            );
+            assert!(!P::burst_pays(lens));
+        }
+        if netfn::simd::Path::Avx2.is_available() {
+            assert!(Profiled::<SimdAead, Fake>::burst_pays(&[64; 8]));
+        }
     }
 
     #[test]
