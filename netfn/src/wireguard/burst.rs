@@ -109,7 +109,10 @@ impl<R: Rng, A: Aead> Engine<R, A> {
             *l = padded_len(p.len, self.mtu);
         }
         if !A::burst_pays(&lens[..max]) {
-            return self.encapsulate_each(now, &mut pkts[..max], results, out);
+            return self.each(&mut pkts[..max], results, |e, p, r| {
+                e.encapsulate_into(now, p, out, r);
+                matches!(r, Ok(Encap::NoSession { .. }))
+            });
         }
         let t = now.mono_ns;
         let mut prep: [Option<SealPrep>; MAX_BURST] = [None; MAX_BURST];
@@ -201,7 +204,9 @@ impl<R: Rng, A: Aead> Engine<R, A> {
             *l = p.len.saturating_sub(TRANSPORT_HEADER_LEN + TAG_LEN);
         }
         if !A::burst_pays(&lens[..max]) {
-            return self.decapsulate_each(now, &mut pkts[..max], results, out);
+            return self.each(&mut pkts[..max], results, |e, p, r| {
+                e.decapsulate_into(now, p, out, r)
+            });
         }
         let t = now.mono_ns;
         let mut prep: [Option<OpenPrep>; MAX_BURST] = [None; MAX_BURST];
@@ -235,37 +240,20 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         n
     }
 
-    /// `encapsulate_burst` one packet at a time, for bursts the AEAD would
-    /// not seal side by side: stops after a packet with no session (it may
-    /// have written an initiation into `out`).
-    fn encapsulate_each(
+    /// A burst one packet at a time, for bursts the AEAD would not seal or
+    /// open side by side: `step` handles a packet into its result slot and
+    /// says whether to stop after it (it may have written into `out`: an
+    /// initiation for a packet with no session, any handshake or cookie
+    /// message). Returns how many packets were consumed.
+    #[inline(always)]
+    fn each<P, T>(
         &mut self,
-        now: Time,
-        pkts: &mut [EncapPacket<'_>],
-        results: &mut [Result<Encap, Error>],
-        out: &mut [u8],
+        pkts: &mut [P],
+        results: &mut [T],
+        mut step: impl FnMut(&mut Self, &mut P, &mut T) -> bool,
     ) -> usize {
         for (i, (p, r)) in pkts.iter_mut().zip(results.iter_mut()).enumerate() {
-            self.encapsulate_into(now, p, out, r);
-            if matches!(r, Ok(Encap::NoSession { .. })) {
-                return i + 1;
-            }
-        }
-        pkts.len().min(results.len())
-    }
-
-    /// `decapsulate_burst` one datagram at a time, for bursts the AEAD would
-    /// not open side by side: stops after a handshake or cookie message
-    /// (it may have written into `out`).
-    fn decapsulate_each(
-        &mut self,
-        now: Time,
-        pkts: &mut [DecapPacket<'_>],
-        results: &mut [Result<Decap, Error>],
-        out: &mut [u8],
-    ) -> usize {
-        for (i, (p, r)) in pkts.iter_mut().zip(results.iter_mut()).enumerate() {
-            if self.decapsulate_into(now, p, out, r) {
+            if step(self, p, r) {
                 return i + 1;
             }
         }
