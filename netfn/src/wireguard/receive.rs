@@ -88,13 +88,12 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         r
     }
 
-    /// [`Engine::decapsulate`] with the answer written into `r`. The answer
-    /// is built in place, field by field: built in a temporary and copied
-    /// (48 bytes, in other pieces than they were written in), the copy waits
-    /// for the stores on every packet, which the burst paths, writing one
-    /// answer per packet into the caller's array, measured at about 20
-    /// cycles per packet. Returns true for a handshake or cookie message
-    /// (which may have written into `out`).
+    /// [`Engine::decapsulate`] with the answer written into `r`, field by
+    /// field. Built in a temporary and copied out instead (48 bytes, read
+    /// in other pieces than they were written in), the copy waits for the
+    /// stores: about 20 cycles per packet in the burst paths, which write
+    /// one answer per packet into the caller's array. Returns true for a
+    /// handshake or cookie message (which may have written into `out`).
     #[inline(always)]
     pub(super) fn decapsulate_into(
         &mut self,

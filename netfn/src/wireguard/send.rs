@@ -130,6 +130,8 @@ impl<R: Rng, A: Aead> Engine<R, A> {
             peer.timers.auth_sent(t, pk);
             let rng = &mut self.rng;
             peer.timers.data_sent(t, || Self::jitter(rng));
+            // Checked before sealing (so a refused packet takes no
+            // counter); nothing since has cleared it.
             if let Some(endpoint) = peer.endpoint {
                 *r = Ok(Encap::Sealed {
                     peer: id,
