@@ -7,6 +7,8 @@ use core::cell::Cell;
 use std::alloc::{GlobalAlloc, Layout, System};
 
 use super::*;
+use crate::simd::SimdAead;
+use crate::wireguard::{Aead, RingAead};
 
 /// Counts allocations made by the current thread, then defers to `System`.
 struct Counting;
@@ -96,9 +98,16 @@ fn forwarding_both_ways_allocates_nothing() {
     w.finish();
 }
 
+/// Both burst paths: `RingAead` sends every burst packet by packet,
+/// `SimdAead` (on a CPU with AVX2) through its three passes and the lanes.
 #[test]
 fn bursts_both_ways_allocate_nothing() {
-    let mut w = World::new();
+    bursts_allocate_nothing::<RingAead>();
+    bursts_allocate_nothing::<SimdAead>();
+}
+
+fn bursts_allocate_nothing<A: Aead>() {
+    let mut w = World::<A>::with_aead(&config_text(""), 256);
     w.establish();
     w.peer_send(&echo(REMOTE, HOST, 64, false, 1, 1, b"resolve the host"));
     assert_eq!(w.lan_rx.len(), 1);
