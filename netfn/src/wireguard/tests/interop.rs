@@ -8,8 +8,9 @@
 //! boringtun's "rekey" is asked for explicitly with a forced initiation.
 
 use super::*;
+use crate::simd::SimdAead;
 use crate::wireguard::messages::INITIATION_LEN;
-use crate::wireguard::{Decap, Encap, PeerId, TickAction};
+use crate::wireguard::{Aead, Decap, Encap, PeerId, RingAead, TickAction};
 use boringtun::noise::rate_limiter::RateLimiter;
 use boringtun::noise::{Tunn, TunnResult};
 use boringtun::x25519;
@@ -22,8 +23,8 @@ const R_LAN6: [u8; 16] = [0xfd, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5];
 const B_LAN6: [u8; 16] = [0xfd, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9];
 const BT_KEY: [u8; 32] = [0x42; 32];
 
-struct Pair {
-    r: Engine<TestRng>,
+struct Pair<A: Aead = RingAead> {
+    r: Engine<TestRng, A>,
     bt: Tunn,
     peer: PeerId,
     er: SocketAddr,
@@ -42,7 +43,14 @@ struct BtOut {
 
 impl Pair {
     fn new(psk: Option<[u8; 32]>, bt_limiter: Option<u64>) -> Pair {
-        let mut r = engine(1);
+        Pair::with_aead(psk, bt_limiter)
+    }
+}
+
+impl<A: Aead> Pair<A> {
+    /// Ringwall on the AEAD back end `A`.
+    fn with_aead(psk: Option<[u8; 32]>, bt_limiter: Option<u64>) -> Pair<A> {
+        let mut r = Engine::<TestRng, A>::new([1; 32], 51820, TestRng::new(1007));
         let bt_secret = x25519::StaticSecret::from(BT_KEY);
         let bt_public = x25519::PublicKey::from(&bt_secret);
         let limiter = bt_limiter.map(|n| Arc::new(RateLimiter::new(&bt_public, n)));
@@ -430,11 +438,18 @@ fn ringwall_under_load_sends_boringtun_a_cookie() {
     assert!(matches!(d, Ok(Decap::CookieReply { .. })), "{d:?}");
 }
 
+/// On `RingAead` the burst calls go packet by packet; on `SimdAead` (with
+/// AVX2) through the three passes and the lanes.
 #[test]
 fn data_through_the_burst_api_both_ways() {
+    bursts_both_ways::<RingAead>();
+    bursts_both_ways::<SimdAead>();
+}
+
+fn bursts_both_ways<A: Aead>() {
     use crate::wireguard::{DecapPacket, EncapPacket, Error};
     let now = at(1, 0);
-    let mut p = Pair::new(None, None);
+    let mut p = Pair::<A>::with_aead(None, None);
     p.handshake_from_ringwall(now);
     for round in 0..3 {
         // Ringwall seals a burst of 32 (and a few more: two calls).
