@@ -4,7 +4,8 @@
 //! the three AEAD back ends, over mixed bursts: several peers, packets with
 //! no session (initiations), bad tags, replays inside one burst and from
 //! before it, a source outside the allowed IPs, a handshake message in the
-//! middle, keepalives, a session confirmed by the first packet of a burst.
+//! middle, keepalives, a session confirmed by the first packet of a burst;
+//! and random datagrams (a property test), which both paths refuse alike.
 
 use super::*;
 use crate::simd::SimdAead;
@@ -494,5 +495,49 @@ fn sealed_burst_opens_at_the_peer() {
             rbufs[i][start..start + len],
             pkts[i].0[HEADROOM..HEADROOM + 64]
         );
+    }
+}
+
+/// Random datagrams through the burst path and one by one, some starting
+/// like a real transport message of B's session (the first `keep` bytes:
+/// type, receiver index, counter): the same answers both ways, none of
+/// them accepted, and the session still carries data afterwards.
+fn random_burst<A: Aead>(bodies: &[(Vec<u8>, usize)]) {
+    let now = at(2, 0);
+    let mut w1 = World::<A>::new();
+    let mut w2 = World::<A>::new();
+    let real = seal(now, &mut w1.b, &ipv4(B_LAN, A_LAN, 64, 1));
+    let dgrams: Vec<(Vec<u8>, &str)> = bodies
+        .iter()
+        .map(|(body, keep)| {
+            let mut d = real[..(*keep).min(16)].to_vec();
+            d.extend_from_slice(body);
+            (d, B_EP)
+        })
+        .collect();
+    let results = decap_both(now, &mut w1, &mut w2, &dgrams);
+    assert!(results.iter().all(|r| r.is_err()), "{results:?}");
+    for w in [&mut w1, &mut w2] {
+        let d = seal(now, &mut w.b, &ipv4(B_LAN, A_LAN, 100, 2));
+        let mut buf = in_buffer(&d);
+        let mut out = [0u8; 256];
+        let r =
+            w.a.decapsulate(now, ep(B_EP), &mut buf, HEADROOM, d.len(), &mut out);
+        assert!(matches!(r, Ok(Decap::Data { .. })), "{r:?}");
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn random_bursts_are_refused_as_one_by_one(
+        bodies in proptest::collection::vec(
+            (proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1500), 0usize..=16),
+            1..40,
+        ),
+    ) {
+        random_burst::<Phased>(&bodies);
+        random_burst::<SimdAead>(&bodies);
     }
 }
