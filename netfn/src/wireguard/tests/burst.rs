@@ -1,11 +1,12 @@
 //! The burst API against the single-packet API: two identical worlds (all
 //! randomness is seeded), one fed packet by packet, one in bursts; every
 //! result, every byte written and every peer's state must match. Run with
-//! the three AEAD back ends, over mixed bursts: several peers, packets with
-//! no session (initiations), bad tags, replays inside one burst and from
-//! before it, a source outside the allowed IPs, a handshake message in the
-//! middle, keepalives, a session confirmed by the first packet of a burst;
-//! and random datagrams (a property test), which both paths refuse alike.
+//! the three AEAD back ends and `Phased` (which forces the three passes),
+//! over mixed bursts: several peers, packets with no session (initiations),
+//! bad tags, replays inside one burst and from before it, a source outside
+//! the allowed IPs, a handshake message in the middle, keepalives, a
+//! session confirmed by the first packet of a burst; and random datagrams
+//! (a property test), which both paths refuse alike.
 
 use super::*;
 use crate::simd::SimdAead;
