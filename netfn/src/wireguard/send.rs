@@ -105,9 +105,9 @@ impl<R: Rng, A: Aead> Engine<R, A> {
                     });
                 return;
             };
-            if peer.endpoint.is_none() {
+            let Some(endpoint) = peer.endpoint else {
                 break 'fail Error::NoEndpoint;
-            }
+            };
             let padded = padded_len(len, mtu);
             let Some(msg) = start
                 .checked_sub(TRANSPORT_HEADER_LEN)
@@ -130,18 +130,13 @@ impl<R: Rng, A: Aead> Engine<R, A> {
             peer.timers.auth_sent(t, pk);
             let rng = &mut self.rng;
             peer.timers.data_sent(t, || Self::jitter(rng));
-            // Checked before sealing (so a refused packet takes no
-            // counter); nothing since has cleared it.
-            if let Some(endpoint) = peer.endpoint {
-                *r = Ok(Encap::Sealed {
-                    peer: id,
-                    start: start - TRANSPORT_HEADER_LEN,
-                    len: total,
-                    endpoint,
-                });
-                return;
-            }
-            Error::NoEndpoint
+            *r = Ok(Encap::Sealed {
+                peer: id,
+                start: start - TRANSPORT_HEADER_LEN,
+                len: total,
+                endpoint,
+            });
+            return;
         };
         *r = Err(e);
     }
