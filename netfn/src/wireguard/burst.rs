@@ -90,6 +90,18 @@ struct OpenPrep {
 /// a destination (or source), and the table does not change within a call.
 type RouteCache = Option<(IpKey, Option<PeerId>)>;
 
+/// [`Aead::burst_pays`] for up to [`MAX_BURST`] packets whose AEAD
+/// payload lengths `payload` reads off their descriptors.
+#[inline(always)]
+fn burst_pays<A: Aead, P>(pkts: &[P], payload: impl Fn(&P) -> usize) -> bool {
+    let mut lens = [0usize; MAX_BURST];
+    let n = pkts.len().min(MAX_BURST);
+    for (l, p) in lens.iter_mut().zip(pkts) {
+        *l = payload(p);
+    }
+    A::burst_pays(&lens[..n])
+}
+
 impl<R: Rng, A: Aead> Engine<R, A> {
     /// Seals up to [`MAX_BURST`] inner packets, in order, with one AEAD
     /// burst. `results[i]` becomes what `encapsulate` would have returned
@@ -104,11 +116,8 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         out: &mut [u8],
     ) -> usize {
         let max = pkts.len().min(results.len()).min(MAX_BURST);
-        let mut lens = [0usize; MAX_BURST];
-        for (l, p) in lens.iter_mut().zip(&pkts[..max]) {
-            *l = padded_len(p.len, self.mtu);
-        }
-        if !A::burst_pays(&lens[..max]) {
+        let mtu = self.mtu;
+        if !burst_pays::<A, _>(&pkts[..max], |p| padded_len(p.len, mtu)) {
             return self.each(&mut pkts[..max], results, |e, p, r| {
                 e.encapsulate_into(now, p, out, r);
                 matches!(r, Ok(Encap::NoSession { .. }))
@@ -199,11 +208,9 @@ impl<R: Rng, A: Aead> Engine<R, A> {
         out: &mut [u8],
     ) -> usize {
         let max = pkts.len().min(results.len()).min(MAX_BURST);
-        let mut lens = [0usize; MAX_BURST];
-        for (l, p) in lens.iter_mut().zip(&pkts[..max]) {
-            *l = p.len.saturating_sub(TRANSPORT_HEADER_LEN + TAG_LEN);
-        }
-        if !A::burst_pays(&lens[..max]) {
+        if !burst_pays::<A, _>(&pkts[..max], |p| {
+            p.len.saturating_sub(TRANSPORT_HEADER_LEN + TAG_LEN)
+        }) {
             return self.each(&mut pkts[..max], results, |e, p, r| {
                 e.decapsulate_into(now, p, out, r)
             });
